@@ -24,6 +24,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from kwire_protocol.errors import ProtocolError
@@ -91,6 +92,7 @@ class Struct:
     __slots__ = ()
     _attrs: tuple[str, ...] = ()
     _defaults: dict[str, Callable[[], Any]] = {}
+    _values: Callable[[Any], tuple] = staticmethod(lambda obj: ())  # type: ignore[assignment]
 
     def __init__(self, **fields: Any) -> None:
         defaults = self._defaults
@@ -106,7 +108,7 @@ class Struct:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return all(getattr(self, a) == getattr(other, a) for a in self._attrs) and (
+        return self._values(self) == self._values(other) and (
             (self.unknown_tagged_fields or None) == (other.unknown_tagged_fields or None)  # type: ignore[attr-defined]
         )
 
@@ -188,7 +190,14 @@ def build_classes(message: MessageSpec) -> dict[str, type[Struct]]:
         if spec.name in classes:
             return classes[spec.name]
         attrs = tuple(f.attr for f in spec.fields)
-        cls = type(spec.name, (Struct,), {"__slots__": attrs + ("unknown_tagged_fields",), "_attrs": attrs})
+        namespace = {
+            "__slots__": attrs + ("unknown_tagged_fields",),
+            "_attrs": attrs,
+            "_values": staticmethod(lambda obj, get=attrgetter(*attrs): (get(obj),) if len(attrs) == 1 else get(obj))
+            if attrs
+            else staticmethod(lambda obj: ()),
+        }
+        cls = type(spec.name, (Struct,), namespace)
         classes[spec.name] = cls
         defaults = {}
         for f in spec.fields:
@@ -231,6 +240,36 @@ _FIXED_STRUCTS = {
 }
 
 
+_FIXED_FORMATS = {"int8": "b", "int16": "h", "uint16": "H", "int32": "i", "uint32": "I", "int64": "q", "float64": "d", "bool": "?"}
+
+
+def _fixed_group_reader(struct_name: str, types: list[str]) -> Decoder:
+    s = struct.Struct(">" + "".join(_FIXED_FORMATS[t] for t in types))
+    size = s.size
+    unpack = s.unpack_from
+
+    def read(r: Reader) -> tuple:
+        pos = r.pos
+        if size > r.end - pos:
+            raise ProtocolError(f"{struct_name}: truncated at position {pos}, need {size} bytes, {r.end - pos} remain")
+        r.pos = pos + size
+        return unpack(r.buf, pos)
+
+    return read
+
+
+def _fixed_group_writer(struct_name: str, types: list[str]) -> Encoder:
+    pack = struct.Struct(">" + "".join(_FIXED_FORMATS[t] for t in types)).pack
+
+    def write(out: Output, values: tuple) -> None:
+        try:
+            out.buf += pack(*values)
+        except struct.error as e:
+            raise ValueError(f"{struct_name}: {values!r} do not fit {types}: {e}") from None
+
+    return write
+
+
 class Codec:
     """Compiles and caches the readers and writers of one message's structs."""
 
@@ -249,6 +288,23 @@ class Codec:
     def encoder(self, version: int) -> Encoder:
         return self._struct_encoder(self.message.root, version, self.is_flexible(version))
 
+    @staticmethod
+    def _regular_fields(spec: StructSpec, version: int, flexible: bool) -> list[list[FieldSpec]]:
+        """The fields written in order in this version, runs of fixed-width
+        scalars grouped so that one struct.pack/unpack handles each run."""
+        groups: list[list[FieldSpec]] = []
+        previous_fixed = False
+        for f in spec.fields:
+            if not in_range(version, f.versions) or (flexible and in_range(version, f.tagged_versions)):
+                continue
+            fixed = not f.is_array and f.struct is None and f.type in _FIXED_FORMATS
+            if fixed and previous_fixed:
+                groups[-1].append(f)
+            else:
+                groups.append([f])
+            previous_fixed = fixed
+        return groups
+
     # Decoders ---------------------------------------------------------------
 
     def _struct_decoder(self, spec: StructSpec, version: int, flexible: bool) -> Decoder:
@@ -257,7 +313,6 @@ class Codec:
         if cached is not None:
             return cached
         cls = self.classes[spec.name]
-        regular: list[tuple[str, Decoder]] = []
         absent: list[tuple[str, Callable[[], Any]]] = []
         tagged: dict[int, tuple[str, Decoder]] = {}
         for f in spec.fields:
@@ -267,17 +322,26 @@ class Codec:
                 assert f.tag is not None
                 tagged[f.tag] = (f.attr, self._field_decoder(f, version, True))
                 absent.append((f.attr, cls._defaults[f.attr]))
+        steps: list[tuple[str | tuple[str, ...], Decoder]] = []
+        for group in self._regular_fields(spec, version, flexible):
+            if len(group) > 1:
+                steps.append((tuple(f.attr for f in group), _fixed_group_reader(spec.name, [f.type for f in group])))
             else:
-                regular.append((f.attr, self._field_decoder(f, version, flexible)))
+                steps.append((group[0].attr, self._field_decoder(group[0], version, flexible)))
         new = object.__new__
+        setattr_ = object.__setattr__
         struct_name = spec.name
 
         def decode(r: Reader) -> Any:
             obj = new(cls)
-            for attr, read in regular:
-                object.__setattr__(obj, attr, read(r))
+            for attrs, read in steps:
+                if attrs.__class__ is str:
+                    setattr_(obj, attrs, read(r))
+                else:
+                    for attr, value in zip(attrs, read(r)):
+                        setattr_(obj, attr, value)
             for attr, make in absent:
-                object.__setattr__(obj, attr, make())
+                setattr_(obj, attr, make())
             unknown = None
             if flexible:
                 count = r.uvarint()
@@ -301,8 +365,8 @@ class Codec:
                     value = known[1](sub)
                     if sub.remaining:
                         raise ProtocolError(f"{struct_name}: tagged field {tag} has {sub.remaining} extra bytes")
-                    object.__setattr__(obj, known[0], value)
-            object.__setattr__(obj, "unknown_tagged_fields", unknown)
+                    setattr_(obj, known[0], value)
+            setattr_(obj, "unknown_tagged_fields", unknown)
             return obj
 
         self._decoders[key] = decode
@@ -377,27 +441,28 @@ class Codec:
         if cached is not None:
             return cached
         cls = self.classes[spec.name]
-        regular: list[tuple[str, Encoder]] = []
-        tagged: list[tuple[int, str, Encoder, Callable[[], Any]]] = []
+        tagged: list[tuple[int, str, Encoder, Any]] = []
         for f in spec.fields:
-            if not in_range(version, f.versions):
-                continue
-            if flexible and in_range(version, f.tagged_versions):
+            if flexible and in_range(version, f.versions) and in_range(version, f.tagged_versions):
                 assert f.tag is not None
-                tagged.append((f.tag, f.attr, self._field_encoder(f, version, True), cls._defaults[f.attr]))
+                tagged.append((f.tag, f.attr, self._field_encoder(f, version, True), cls._defaults[f.attr]()))
+        tagged.sort(key=lambda t: t[0])
+        steps: list[tuple[Callable[[Any], Any], Encoder]] = []
+        for group in self._regular_fields(spec, version, flexible):
+            if len(group) > 1:
+                steps.append((attrgetter(*(f.attr for f in group)), _fixed_group_writer(spec.name, [f.type for f in group])))
             else:
-                regular.append((f.attr, self._field_encoder(f, version, flexible)))
-        tagged.sort()
+                steps.append((attrgetter(group[0].attr), self._field_encoder(group[0], version, flexible)))
 
         def encode(out: Output, obj: Any) -> None:
-            for attr, write in regular:
-                write(out, getattr(obj, attr))
+            for get, write in steps:
+                write(out, get(obj))
             if not flexible:
                 return
             fields: list[tuple[int, bytes | bytearray]] = []
-            for tag, attr, write, make_default in tagged:
+            for tag, attr, write, default in tagged:
                 value = getattr(obj, attr)
-                if value == make_default():
+                if value == default:
                     continue
                 sub = Output()
                 write(sub, value)
