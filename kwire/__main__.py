@@ -1,0 +1,5 @@
+import sys
+
+from kwire.cli import main
+
+sys.exit(main())

@@ -1,0 +1,65 @@
+"""`kwire serve`: run a broker node.
+
+    kwire serve [--config server.properties] [--override key=value ...] [--dev]
+
+Configuration errors, an occupied port or an unwritable data directory end
+the process with one line on stderr and exit status 2, not a traceback.
+SIGTERM and SIGINT shut down cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from kwire.config import ConfigError, load_config
+from kwire.server import Broker
+
+# --dev: what a test or CI run wants, not what production wants (issue 8).
+DEV_OVERRIDES = {
+    "group.initial.rebalance.delay.ms": "0",
+    "offsets.topic.replication.factor": "1",
+    "transaction.state.log.replication.factor": "1",
+    "auto.create.topics.enable": "true",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kwire", description="A Kafka wire-protocol compatible broker.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run a broker node (broker and controller)")
+    serve.add_argument("--config", help="a Kafka server.properties file")
+    serve.add_argument("--override", action="append", default=[], metavar="KEY=VALUE", help="set one configuration key (repeatable)")
+    serve.add_argument("--dev", action="store_true", help="defaults for tests and CI: no rebalance delay, replication factor 1 for internal topics")
+    serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=args.log_level.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config, args.override, base=DEV_OVERRIDES if args.dev else None)
+        asyncio.run(_serve(Broker(config)))
+    except ConfigError as e:
+        print(f"kwire: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def _serve(broker: Broker) -> None:
+    await broker.start()
+    for key, value in broker.config.unknown.items():
+        logging.getLogger("kwire").warning("configuration %s=%s is not used by kwire", key, value)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await broker.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

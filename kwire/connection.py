@@ -1,0 +1,144 @@
+"""One client connection: read frames, dispatch, write responses in order.
+
+Like Kafka's network layer, a connection processes one request at a time:
+the next frame is read only after the previous response is written. Clients
+pipeline (several requests in flight), which simply queues frames in the
+socket buffer, and responses leave strictly in request order.
+
+Record data in responses goes out with `os.sendfile` from the segment file
+(zero copy): the transport's buffer is drained first so bytes stay ordered.
+
+A frame that does not decode closes this connection only. An unknown API
+version closes it too (as Kafka does), except ApiVersions, which gets the
+KIP-511 answer: v0 body, UNSUPPORTED_VERSION, and the versions we serve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import inspect
+import logging
+import os
+import socket
+from typing import Any
+
+from kwire_protocol.codec import FileRegion
+from kwire_protocol.errors import ProtocolError
+from kwire_protocol.frames import UnsupportedRequestError, check_frame_size, decode_request, encode_response
+from kwire_protocol.messages import APIS, ApiKey
+from kwire_protocol.primitives import INT32
+
+from kwire.handlers import REGISTRY
+from kwire.handlers.api_versions import unsupported_version_response
+
+log = logging.getLogger(__name__)
+
+
+class Connection:
+    def __init__(self, broker: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.broker = broker
+        self.reader = reader
+        self.writer = writer
+        peer = writer.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.max_request_size = broker.config["socket.request.max.bytes"]
+        self.idle_timeout = broker.config["connections.max.idle.ms"] / 1000
+        # drain() then waits until everything is on the wire, which sendfile
+        # needs so that file bytes follow the header bytes in order.
+        writer.transport.set_write_buffer_limits(high=0)
+
+    async def run(self) -> None:
+        try:
+            while True:
+                frame = await self._read_frame()
+                if frame is None:
+                    return
+                await self._handle(frame)
+        except ProtocolError as e:
+            log.warning("closing connection from %s: %s", self.peer, e)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.writer.close()
+
+    async def _read_frame(self) -> bytes | None:
+        try:
+            prefix = await asyncio.wait_for(self.reader.readexactly(4), self.idle_timeout)
+        except asyncio.TimeoutError:
+            log.info("closing connection from %s: idle for connections.max.idle.ms", self.peer)
+            return None
+        except asyncio.IncompleteReadError:
+            return None
+        size = INT32.unpack(prefix)[0]
+        check_frame_size(size, self.max_request_size)
+        return await self.reader.readexactly(size)
+
+    async def _handle(self, frame: bytes) -> None:
+        try:
+            request = decode_request(frame)
+        except UnsupportedRequestError as e:
+            if e.header.request_api_key == ApiKey.API_VERSIONS:
+                await self._respond(APIS[ApiKey.API_VERSIONS], 0, e.header.correlation_id, unsupported_version_response())
+                return
+            raise
+        handler = REGISTRY.get(request.api.key)
+        if handler is None or not handler.serves(request.version):
+            if request.api.key == ApiKey.API_VERSIONS:
+                await self._respond(request.api, 0, request.correlation_id, unsupported_version_response())
+                return
+            raise ProtocolError(f"{request.api.name} v{request.version} is not served")
+        response = handler.fn(self.broker, request)
+        if inspect.isawaitable(response):
+            response = await response
+        if response is not None:
+            await self._respond(request.api, request.version, request.correlation_id, response)
+
+    async def _respond(self, api: Any, version: int, correlation_id: int, body: Any) -> None:
+        chunks = encode_response(api, version, correlation_id, body)
+        for chunk in chunks:
+            if isinstance(chunk, FileRegion):
+                await _sendfile(self.writer, chunk)
+            else:
+                self.writer.write(chunk)
+        await self.writer.drain()
+
+
+async def _sendfile(writer: asyncio.StreamWriter, region: FileRegion) -> None:
+    """Send a file region on the writer's socket with os.sendfile, after
+    everything already buffered in the transport has gone out."""
+    transport = writer.transport
+    await writer.drain()  # with a zero low-water mark: the buffer is empty now
+    assert not transport.get_write_buffer_size()
+    loop = asyncio.get_running_loop()
+    sock: socket.socket = transport.get_extra_info("socket")
+    in_fd = region.file if isinstance(region.file, int) else region.file.fileno()
+    offset, remaining = region.position, region.size
+    while remaining:
+        try:
+            sent = os.sendfile(sock.fileno(), in_fd, offset, remaining)
+        except BlockingIOError:
+            await _writable(loop, sock)
+            continue
+        except OSError as e:
+            if e.errno == errno.EAGAIN:
+                await _writable(loop, sock)
+                continue
+            raise ConnectionError(str(e)) from e
+        if sent == 0:
+            # The file is shorter than the region: a segment truncated under a
+            # fetch. The frame size is already on the wire, so the connection
+            # cannot be kept.
+            raise ConnectionError("file region shrank during sendfile")
+        offset += sent
+        remaining -= sent
+
+
+async def _writable(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    future = loop.create_future()
+    fd = sock.fileno()
+    loop.add_writer(fd, lambda: future.done() or future.set_result(None))
+    try:
+        await future
+    finally:
+        loop.remove_writer(fd)

@@ -1,0 +1,52 @@
+"""ApiVersions (api key 18), versions 0-5.
+
+Answers with every API in the handler registry and the versions served.
+KIP-511: a request of a version newer than we serve gets a v0-shaped answer
+with UNSUPPORTED_VERSION and the full list, so the client can retry with a
+version we know (the connection does that part: see connection.py). The
+response header is always v0 (handled by kwire_protocol.frames).
+
+Differences from Kafka: no finalized/supported features are listed yet
+(kwire has no feature-level versioning; clients treat absent features as
+unsupported).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kwire_protocol import messages
+from kwire_protocol.error_codes import ErrorCode
+from kwire_protocol.messages import ApiKey
+
+from kwire.handlers import REGISTRY, handles
+
+ApiVersionsResponse = messages.ApiVersionsResponse
+
+
+def supported_versions() -> list[Any]:
+    return [
+        ApiVersionsResponse.cls.ApiVersion(api_key=key, min_version=h.advertised_min_version, max_version=h.max_version)
+        for key, h in sorted(REGISTRY.items())
+    ]
+
+
+def unsupported_version_response() -> Any:
+    return ApiVersionsResponse(error_code=ErrorCode.UNSUPPORTED_VERSION, api_keys=supported_versions())
+
+
+@handles(ApiKey.API_VERSIONS)
+def api_versions(broker: Any, request: Any) -> Any:
+    body = request.body
+    if request.version >= 3 and not (_valid_client_field(body.client_software_name) and _valid_client_field(body.client_software_version)):
+        # KIP-511: names must match [a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?
+        return ApiVersionsResponse(error_code=ErrorCode.INVALID_REQUEST, api_keys=[])
+    return ApiVersionsResponse(error_code=ErrorCode.NONE, api_keys=supported_versions(), throttle_time_ms=0)
+
+
+def _valid_client_field(value: str) -> bool:
+    if not value:
+        return False
+    if not (value[0].isascii() and value[0].isalnum() and value[-1].isascii() and value[-1].isalnum()):
+        return False
+    return all(c.isascii() and (c.isalnum() or c in "-.") for c in value)
