@@ -1,0 +1,47 @@
+"""Topic names: Kafka's rules for legal names and internal topics.
+
+Kafka (`org.apache.kafka.common.internals.Topic`): at most 249 characters of
+[a-zA-Z0-9._-], not "." or "..". Names that differ only by '.' vs '_'
+collide in metric names, so a topic colliding with an existing one is
+refused (INVALID_TOPIC_EXCEPTION) like any invalid name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+MAX_NAME_LENGTH = 249
+_LEGAL = re.compile(r"[a-zA-Z0-9._-]+")
+
+GROUP_METADATA_TOPIC = "__consumer_offsets"
+TRANSACTION_STATE_TOPIC = "__transaction_state"
+INTERNAL_TOPICS = frozenset({GROUP_METADATA_TOPIC, TRANSACTION_STATE_TOPIC})
+
+
+def invalid_topic_reason(name: str | None) -> str | None:
+    """Why `name` cannot be a topic name, or None when it can."""
+    if not name:
+        return "Topic name is illegal, it can't be empty"
+    if name in (".", ".."):
+        return "Topic name cannot be \".\" or \"..\""
+    if len(name) > MAX_NAME_LENGTH:
+        return f"Topic name is illegal, it can't be longer than {MAX_NAME_LENGTH} characters, topic name: {name}"
+    if not _LEGAL.fullmatch(name):
+        return f"Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
+    return None
+
+
+def is_internal(name: str) -> bool:
+    return name in INTERNAL_TOPICS
+
+
+def colliding_topic(name: str, existing: Iterable[str]) -> str | None:
+    """An existing topic whose name equals `name` once '.' and '_' are unified."""
+    if "." not in name and "_" not in name:
+        return None
+    key = name.replace(".", "_")
+    for other in existing:
+        if other != name and other.replace(".", "_") == key:
+            return other
+    return None
