@@ -86,6 +86,11 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _defs(
     ConfigDef("log.cleaner.min.cleanable.ratio", "double", 0.5, "Default min.cleanable.dirty.ratio."),
     ConfigDef("log.cleaner.min.compaction.lag.ms", "long", 0, "Default min.compaction.lag.ms."),
     ConfigDef("log.cleaner.max.compaction.lag.ms", "long", 9223372036854775807, "Default max.compaction.lag.ms."),
+    ConfigDef("log.roll.jitter.ms", "long", None, "Segment roll jitter in ms (topic: segment.jitter.ms)."),
+    ConfigDef("log.roll.jitter.hours", "int", 0, "Segment roll jitter in hours.", at_least(0)),
+    ConfigDef("log.segment.delete.delay.ms", "long", 60000, "Default file.delete.delay.ms.", at_least(0)),
+    ConfigDef("log.message.timestamp.before.max.ms", "long", 9223372036854775807, "Default message.timestamp.before.max.ms.", at_least(0)),
+    ConfigDef("log.message.timestamp.after.max.ms", "long", 3600000, "Default message.timestamp.after.max.ms.", at_least(0)),
     ConfigDef("log.index.interval.bytes", "int", 4096, "Default index.interval.bytes.", at_least(0)),
     ConfigDef("log.index.size.max.bytes", "int", 10485760, "Default segment.index.bytes.", at_least(4)),
     ConfigDef("log.flush.interval.messages", "long", 9223372036854775807, "Default flush.messages.", at_least(1)),
@@ -103,6 +108,37 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _defs(
     ConfigDef("transactional.id.expiration.ms", "int", 604800000, "Expiry of idle transactional ids.", at_least(1)),
     ConfigDef("producer.id.expiration.ms", "int", 86400000, "Expiry of idle producer ids.", at_least(1)),
 )
+
+
+# Topic config -> the broker configs that set its default, most specific
+# first (Kafka's ServerTopicConfigSynonyms). A broker config the user set
+# becomes the topic default (DescribeConfigs source STATIC_BROKER_CONFIG).
+TOPIC_CONFIG_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "segment.bytes": ("log.segment.bytes",),
+    "segment.ms": ("log.roll.ms", "log.roll.hours"),
+    "segment.jitter.ms": ("log.roll.jitter.ms", "log.roll.jitter.hours"),
+    "segment.index.bytes": ("log.index.size.max.bytes",),
+    "flush.messages": ("log.flush.interval.messages",),
+    "flush.ms": ("log.flush.interval.ms",),
+    "retention.bytes": ("log.retention.bytes",),
+    "retention.ms": ("log.retention.ms", "log.retention.minutes", "log.retention.hours"),
+    "max.message.bytes": ("message.max.bytes",),
+    "index.interval.bytes": ("log.index.interval.bytes",),
+    "delete.retention.ms": ("log.cleaner.delete.retention.ms",),
+    "min.compaction.lag.ms": ("log.cleaner.min.compaction.lag.ms",),
+    "max.compaction.lag.ms": ("log.cleaner.max.compaction.lag.ms",),
+    "file.delete.delay.ms": ("log.segment.delete.delay.ms",),
+    "min.cleanable.dirty.ratio": ("log.cleaner.min.cleanable.ratio",),
+    "cleanup.policy": ("log.cleanup.policy",),
+    "unclean.leader.election.enable": ("unclean.leader.election.enable",),
+    "min.insync.replicas": ("min.insync.replicas",),
+    "compression.type": ("compression.type",),
+    "message.timestamp.type": ("log.message.timestamp.type",),
+    "message.timestamp.before.max.ms": ("log.message.timestamp.before.max.ms",),
+    "message.timestamp.after.max.ms": ("log.message.timestamp.after.max.ms",),
+}
+
+_UNIT_MS = {"hours": 3_600_000, "minutes": 60_000}
 
 
 def _parse(defn: ConfigDef, raw: str) -> Any:
@@ -174,6 +210,32 @@ class BrokerConfig:
     def log_dirs(self) -> list[Path]:
         dirs = self["log.dirs"] or [self["log.dir"]]
         return [Path(d) for d in dirs]
+
+    def topic_default(self, topic_config: str) -> tuple[str, str] | None:
+        """(broker config name, value as a topic config string) when the user
+        set a broker config that gives `topic_config` its default."""
+        for name in TOPIC_CONFIG_SYNONYMS.get(topic_config, ()):
+            if not self.is_set(name):
+                continue
+            value = self[name]
+            unit = name.rsplit(".", 1)[-1]
+            if unit in _UNIT_MS:
+                value = int(value) * _UNIT_MS[unit]
+            elif isinstance(value, list):
+                value = ",".join(value)
+            elif isinstance(value, bool):
+                value = str(value).lower()
+            return name, str(value)
+        return None
+
+    def topic_defaults(self) -> dict[str, str]:
+        """Topic config defaults set through broker configs."""
+        out = {}
+        for topic_config in TOPIC_CONFIG_SYNONYMS:
+            found = self.topic_default(topic_config)
+            if found is not None:
+                out[topic_config] = found[1]
+        return out
 
     @property
     def retention_ms(self) -> int:
