@@ -226,6 +226,14 @@ class LogConfig:
         return internal if internal is not None else self._values["segment.bytes"]
 
     @property
+    def max_segment_ms(self) -> int:
+        """segment.ms, capped by max.compaction.lag.ms for compacted logs so dirty data can be cleaned in time."""
+        segment_ms = self._values["segment.ms"]
+        if self.compact:
+            return min(segment_ms, self._values["max.compaction.lag.ms"])
+        return segment_ms
+
+    @property
     def compact(self) -> bool:
         return "compact" in self._values["cleanup.policy"]
 

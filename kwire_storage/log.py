@@ -149,6 +149,8 @@ class Log:
         self._last_flush_ms = now
         # First offset not yet cleaned; owned by the cleaner, checkpointed by LogManager.
         self.cleaner_checkpoint: int | None = None
+        # Earliest tombstone delete horizon the cleaner left behind (KIP-534).
+        self.earliest_delete_horizon: int | None = None
         self.leader_epoch_cache = LeaderEpochFileCache(self.dir)
         self.leader_epoch_cache.truncate_from_end(self._next_offset)
         self.leader_epoch_cache.truncate_from_start(self._log_start_offset)
@@ -322,7 +324,7 @@ class Log:
         segment = self._segments[-1]
         reason = segment.should_roll(
             messages_size=size, max_timestamp=first_batch_timestamp, max_offset=last_offset, batches=batches,
-            segment_bytes=self.config.segment_size, segment_ms=self.config.segment_ms, now=now,
+            segment_bytes=self.config.segment_size, segment_ms=self.config.max_segment_ms, now=now,
         )
         if reason is None and first_offset - segment.base_offset > 2**31 - 1:
             reason = "relative offset overflow"
@@ -347,7 +349,7 @@ class Log:
                     return active
                 # An empty active segment below a gap (follower append) is just replaced.
                 keep = self._segments[:-1]
-                self._schedule_delete([active])
+                self.schedule_delete([active])
             else:
                 active.on_become_inactive()
             segment = LogSegment(
@@ -459,7 +461,7 @@ class Log:
             header = floor.translate_offset(target_offset)
             new_end = target_offset if header is None else min(target_offset, header.base_offset)
             if removed:
-                self._schedule_delete(removed)
+                self.schedule_delete(removed)
                 floor.make_active()
             floor.truncate_to(target_offset)
             self._segments = tuple(keep)
@@ -484,7 +486,7 @@ class Log:
             raise ValueError(f"cannot start {self.dir.name} at negative offset {offset}")
         with self._lock:
             self._check_open()
-            self._schedule_delete(list(self._segments))
+            self.schedule_delete(list(self._segments))
             segment = LogSegment(
                 self.dir, offset,
                 index_interval_bytes=self.config.index_interval_bytes,
@@ -539,7 +541,7 @@ class Log:
                 logger.info("%s: deleting segment %d (%d bytes) due to %s", self.dir.name, segment.base_offset,
                             segment.size, reason)
             self._segments = keep
-            self._schedule_delete(list(removed))
+            self.schedule_delete(list(removed))
             new_start = max(self._log_start_offset, keep[0].base_offset)
             if new_start > self._log_start_offset:
                 self._log_start_offset = new_start
@@ -565,7 +567,7 @@ class Log:
             self._segments = current[:start] + (new,) + current[start + len(old):]
             return True
 
-    def _schedule_delete(self, segments: list[LogSegment]) -> None:
+    def schedule_delete(self, segments: list[LogSegment]) -> None:
         """Rename the segments' files to *.deleted; unlink them after file.delete.delay.ms."""
         paths: list[Path] = []
         for segment in segments:
