@@ -13,7 +13,8 @@ Bits 0-2 of a v2 batch's attributes name the codec; everything after the
                   then chunks of [int32 big-endian length][raw snappy block]
                 or one raw snappy block (no magic), as some clients write
      3  lz4     LZ4 frames (the standard frame format, not the legacy
-                Kafka 0.8-0.9 one with the wrong header checksum)
+                Kafka 0.8-0.9 one with the wrong header checksum), blocks
+                independent: Kafka (KIP-57) does not support linked blocks
      4  zstd    zstd frames, content size in the frame header optional
 
 Decompression is bounded: the caller names `max_size`, and output past it
@@ -66,6 +67,8 @@ _ZSTD_MIN_BLOCK_INPUT = 4
 # How much output to ask LZ4 for per call, so the library never allocates a
 # buffer of `max_size` up front.
 _LZ4_STEP = 1024 * 1024
+_LZ4_MAGIC = b"\x04\x22\x4d\x18"
+_LZ4_FLG_BLOCK_INDEPENDENCE = 0x20
 
 
 def compress(codec: int, data: Buffer) -> bytes:
@@ -78,7 +81,7 @@ def compress(codec: int, data: Buffer) -> bytes:
     if codec == SNAPPY:
         return _xerial_compress(data)
     if codec == LZ4:
-        return lz4.frame.compress(data)
+        return lz4.frame.compress(data, block_linked=False)
     if codec == ZSTD:
         return zstandard.ZstdCompressor().compress(data)
     raise ValueError(f"unknown compression codec {codec}")
@@ -215,6 +218,10 @@ def _lz4_decompress(data: Buffer, max_size: int) -> bytes:
     size = 0
     pending: Buffer = data
     while True:
+        # Kafka's Java client rejects frames with linked blocks, so a batch
+        # holding one could never be consumed by it; refuse it on the way in.
+        if pending[:4] == _LZ4_MAGIC and len(pending) > 4 and not pending[4] & _LZ4_FLG_BLOCK_INDEPENDENCE:
+            raise CorruptRecordError("lz4 frame uses linked blocks, which Kafka does not support")
         decompressor = lz4.frame.LZ4FrameDecompressor()
         while not decompressor.eof:
             try:
