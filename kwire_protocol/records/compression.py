@@ -245,9 +245,9 @@ def _zstd_decompress(data: Buffer, max_size: int) -> bytes:
     # has one could lie, so decompression streams. zstandard's streaming API
     # has no output limit, so input goes in slices small enough that, even
     # if every block in a slice is a maximal RLE block, one call yields at
-    # most the room left plus two blocks. The decoder's window buffer is
-    # capped by zstd itself at 128 MiB (as with Java's zstd-jni); capping
-    # it lower would reject valid batches from producers at high levels.
+    # most the room left plus two blocks. The decoder's window buffer stays
+    # under zstd's default limit (128 MiB); a lower cap would save memory
+    # but reject valid frames from producers at the highest levels.
     view = memoryview(data)
     if not view:
         raise CorruptRecordError("zstd records are empty")
