@@ -120,7 +120,7 @@ class MmapIndex:
     def _append_entry(self, *fields: int) -> None:
         if not self._writable:
             raise ValueError(f"{self.path.name} is not writable")
-        if self.is_full:
+        if self._entries >= self.max_entries:
             raise ValueError(f"{self.path.name} is full ({self._entries} entries)")
         assert self._mm is not None
         self.ENTRY.pack_into(self._mm, self._entries * self.entry_size, *fields)

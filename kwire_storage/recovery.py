@@ -133,9 +133,13 @@ def load_log(directory: Path, config: LogConfig, *, recovery_point: int, log_sta
 
     loaded = LoadedLog(segments=[], next_offset=0, recovery_point=recovery_point)
     needs_recovery: set[int] = set()
+    if not clean_shutdown and bases:
+        # Every segment from the one holding the recovery point onwards.
+        floor = max([b for b in bases if b <= recovery_point], default=bases[0])
+        needs_recovery.update(b for b in bases if b >= floor)
     for base in bases:
         segment, missing = _open_segment(directory, base, config, now)
-        if not missing:
+        if not missing and base not in needs_recovery:
             try:
                 segment.offset_index.sanity_check(segment.size)
                 segment.time_index.sanity_check(segment.size)
@@ -146,14 +150,6 @@ def load_log(directory: Path, config: LogConfig, *, recovery_point: int, log_sta
             needs_recovery.add(base)
             loaded.rebuilt_indexes.append(base)
         loaded.segments.append(segment)
-
-    if not clean_shutdown:
-        # Every segment from the one holding the recovery point onwards.
-        for i, segment in enumerate(loaded.segments):
-            following = loaded.segments[i + 1].base_offset if i + 1 < len(loaded.segments) else None
-            if following is None or following > recovery_point:
-                needs_recovery.update(s.base_offset for s in loaded.segments[i:])
-                break
 
     if loaded.segments:
         loaded.segments[-1].make_active()
