@@ -302,7 +302,11 @@ class LogSegment:
             truncation = Truncation(self.base_offset, position, size - position, last_offset, reason)
             self.log.truncate_to(position)
         self._rolling_loaded = False
-        if not was_active:
+        if was_active:
+            # The recovered bytes may exist only in the page cache of a process
+            # that died: make them durable before the recovery point covers them.
+            self.flush()
+        else:
             self.on_become_inactive()
         return truncation
 
