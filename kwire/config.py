@@ -56,6 +56,7 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _defs(
     ConfigDef("controller.listener.names", "list", ["CONTROLLER"], "Listener names used by the controller quorum."),
     ConfigDef("controller.quorum.voters", "list", [], "Metadata quorum voters as id@host:port; empty for a single node."),
     ConfigDef("log.dirs", "list", None, "Directories holding partition logs; the first also holds metadata."),
+    ConfigDef("metadata.log.dir", "string", None, "Where the metadata quorum keeps its journal; defaults to the first log dir."),
     ConfigDef("log.dir", "string", "/tmp/kwire-logs", "Used when log.dirs is unset."),
     ConfigDef("num.partitions", "int", 1, "Partitions of an auto-created topic.", at_least(1)),
     ConfigDef("default.replication.factor", "int", 1, "Replication factor of an auto-created topic.", at_least(1)),

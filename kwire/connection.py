@@ -112,7 +112,7 @@ async def _sendfile(writer: asyncio.StreamWriter, region: FileRegion) -> None:
     assert not transport.get_write_buffer_size()
     loop = asyncio.get_running_loop()
     sock: socket.socket = transport.get_extra_info("socket")
-    in_fd = region.file if isinstance(region.file, int) else region.file.fileno()
+    in_fd = _fd_of(region.file)
     offset, remaining = region.position, region.size
     while remaining:
         try:
@@ -132,6 +132,14 @@ async def _sendfile(writer: asyncio.StreamWriter, region: FileRegion) -> None:
             raise ConnectionError("file region shrank during sendfile")
         offset += sent
         remaining -= sent
+
+
+def _fd_of(file: Any) -> int:
+    """A FileRegion's file: a descriptor, a holder of one (`fd`), or a file object."""
+    if isinstance(file, int):
+        return file
+    fd = getattr(file, "fd", None)
+    return fd if isinstance(fd, int) else file.fileno()
 
 
 async def _writable(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:

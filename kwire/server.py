@@ -1,23 +1,57 @@
-"""The broker process: listeners, start-up and ordered shutdown.
+"""The broker process: start-up, listeners, background work, ordered shutdown.
 
-`Broker` owns the configuration and the asyncio servers of its listeners;
-each accepted socket gets a `Connection`. Shutdown stops accepting, closes
-connections, then (as the layers below land) flushes logs and checkpoints.
+Start-up, in order:
+1. check the log directories are writable;
+2. start the metadata quorum (kwire_raft) and, meanwhile, open the partition
+   logs (kwire_storage recovers what was not cleanly shut down);
+3. bind the listeners, register this broker with its advertised address;
+4. apply the metadata image (open logs for partitions led here) and follow
+   every later image on the event loop;
+5. log "listening on ...": the broker answers from here on.
+
+Shutdown stops accepting, closes connections, stops the cleaner, closes the
+logs cleanly (fsync, checkpoints, clean-shutdown marker) and the quorum.
+
+Each later image arrives on the quorum's thread and is handed to the event
+loop with call_soon_threadsafe, so handlers always see `broker.image` and
+the open logs in step, without locks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import socket
+import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kwire_raft.image import MetadataImage, TopicImage
+from kwire_raft.quorum import MetadataQuorum
+from kwire_storage.cleaner import LogCleaner
+from kwire_storage.config import LogConfig
+from kwire_storage.errors import KafkaStorageError
+from kwire_storage.manager import LogManager
 
 from kwire.config import BrokerConfig, ConfigError
 from kwire.connection import Connection
+from kwire.delayed import Waiters
+from kwire.fetch_sessions import FetchSessionCache
 from kwire.handlers import load_handlers
+from kwire.partitions import PartitionManager
+from kwire.producer_ids import ProducerIdManager
+from kwire.topic_admin import TopicRequest, create_topics
 
 log = logging.getLogger(__name__)
+
+METADATA_DIR = "kwire-metadata"  # not a <topic>-<partition> name, so LogManager leaves it alone
+QUORUM_READY_TIMEOUT = 30.0
+CHECKPOINT_INTERVAL_S = 60.0  # log.flush.offset.checkpoint.interval.ms
+FLUSH_CHECK_INTERVAL_S = 1.0
+AUTO_CREATE_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -40,33 +74,141 @@ class Broker:
         self.config = config
         self.node_id = config.node_id
         self.listeners = [Listener.parse(item) for item in config["listeners"]]
-        self._servers: list[asyncio.base_events.Server] = []
-        self._connections: set[asyncio.Task] = set()
+        if len(config.log_dirs) > 1:
+            log.warning("kwire uses only the first of log.dirs (%s) so far", config.log_dirs[0])
+        self.log_dir = config.log_dirs[0]
+        self.waiters = Waiters()
+        self.fetch_sessions = FetchSessionCache()
+        self.quorum: MetadataQuorum | None = None
+        self.log_manager: LogManager | None = None
+        self.partitions: PartitionManager | None = None
+        self.cleaner: LogCleaner | None = None
         self.bound: list[Listener] = []
+        self._image: MetadataImage | None = None
+        self._image_changed = asyncio.Event()
+        self._servers: list[asyncio.base_events.Server] = []
+        self._connections: set[asyncio.Task[None]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         load_handlers()
 
+    # -- what handlers read --------------------------------------------------
+
+    @property
+    def image(self) -> MetadataImage:
+        assert self._image is not None, "broker not started"
+        return self._image
+
+    @staticmethod
+    def clock_ms() -> int:
+        return time.time_ns() // 1_000_000
+
+    def partitions_ready(self, topic: TopicImage) -> bool:
+        assert self.partitions is not None
+        return all(
+            self.partitions.get(topic.name, index) is not None
+            for index, p in topic.partitions.items()
+            if self.node_id in p.replicas
+        )
+
+    async def image_at_least(self, offset: int, timeout: float = 10.0) -> bool:
+        """Wait until the image applied on this loop includes quorum offset `offset`."""
+        deadline = time.monotonic() + timeout
+        while self.image.offset < offset:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._image_changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._image_changed.wait(), remaining)
+        return True
+
+    async def auto_create_topics(self, names: list[str]) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(create_topics(self, [TopicRequest(name) for name in names]), AUTO_CREATE_WAIT_S)
+
+    # -- lifecycle ------------------------------------------------------------
+
     async def start(self) -> None:
-        self._prepare_log_dirs()
+        self._loop = asyncio.get_running_loop()
+        self._prepare_log_dir()
+        metadata_dir = Path(self.config["metadata.log.dir"] or self.log_dir) / METADATA_DIR
+        self.quorum = MetadataQuorum(self.node_id, metadata_dir, cluster_id=self.config["cluster.id"])
+        self.quorum.start()
+        self.log_manager = LogManager(self.log_dir, default_config=LogConfig(self.config.topic_defaults()))
+        try:
+            await self._loop.run_in_executor(None, self.log_manager.startup)
+        except KafkaStorageError as e:
+            self.quorum.stop()
+            raise ConfigError(str(e)) from None
+        self.partitions = PartitionManager(self.config, self.node_id, self.log_manager, self.waiters)
+        self.producer_ids = ProducerIdManager(self.quorum)
+        await self._loop.run_in_executor(None, self.quorum.wait_ready, QUORUM_READY_TIMEOUT)
+
         for listener in self.listeners:
             try:
                 server = await asyncio.start_server(self._accept, listener.host, listener.port, reuse_address=True, limit=1 << 16)
             except OSError as e:
                 reason = "the port is in use" if e.errno == errno.EADDRINUSE else (e.strerror or str(e))
+                await self.stop()
                 raise ConfigError(f"cannot listen on {listener.host}:{listener.port} ({listener.name}): {reason}") from None
             self._servers.append(server)
-            port = server.sockets[0].getsockname()[1]
-            self.bound.append(Listener(listener.name, listener.host, port))
+            self.bound.append(Listener(listener.name, listener.host, server.sockets[0].getsockname()[1]))
+
+        advertised = self._advertised()
+        await asyncio.wrap_future(self.quorum.register_broker(self.node_id, advertised.host, advertised.port))
+        self._apply_image(self.quorum.image)
+        self.quorum.subscribe(lambda image: self._loop.call_soon_threadsafe(self._apply_image, image))  # type: ignore[union-attr]
+        self._start_background_work()
         log.info("kwire node %d listening on %s", self.node_id, ", ".join(f"{b.name}://{b.host}:{b.port}" for b in self.bound))
 
-    def _prepare_log_dirs(self) -> None:
-        for directory in self.config.log_dirs:
+    def _prepare_log_dir(self) -> None:
+        try:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.log_dir / ".kwire-write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            raise ConfigError(f"log directory {self.log_dir} is not writable: {e.strerror or e}") from None
+
+    def _advertised(self) -> Listener:
+        bound = self.bound[0]
+        configured = self.config["advertised.listeners"]
+        if configured:
+            listener = Listener.parse(configured[0])
+            return Listener(listener.name, listener.host, listener.port or bound.port)
+        host = bound.host if bound.host not in ("", "0.0.0.0", "::") else socket.getfqdn()
+        return Listener(bound.name, host, bound.port)
+
+    def _apply_image(self, image: MetadataImage) -> None:
+        if self._image is not None and image.offset < self._image.offset:
+            return
+        assert self.partitions is not None
+        self.partitions.apply_image(image)
+        self._image = image
+        self._image_changed.set()
+
+    def _start_background_work(self) -> None:
+        assert self.log_manager is not None
+        manager = self.log_manager
+        self._tasks = [
+            asyncio.create_task(self._every(self.config["log.retention.check.interval.ms"] / 1000, manager.cleanup_logs)),
+            asyncio.create_task(self._every(FLUSH_CHECK_INTERVAL_S, manager.flush_dirty_logs)),
+            asyncio.create_task(self._every(CHECKPOINT_INTERVAL_S, manager.checkpoint)),
+        ]
+        if self.config["log.cleaner.enable"]:
+            self.cleaner = LogCleaner(lambda: list(manager.logs.values()), backoff_ms=self.config["log.cleaner.backoff.ms"])
+            self.cleaner.start()
+
+    async def _every(self, interval: float, work: Any) -> None:
+        """Run blocking storage work off the event loop, every `interval` seconds."""
+        assert self._loop is not None
+        while True:
+            await asyncio.sleep(interval)
             try:
-                directory.mkdir(parents=True, exist_ok=True)
-                probe = directory / ".kwire-write-test"
-                probe.write_bytes(b"")
-                probe.unlink()
-            except OSError as e:
-                raise ConfigError(f"log directory {directory} is not writable: {e.strerror or e}") from None
+                await self._loop.run_in_executor(None, work)
+            except Exception:
+                log.exception("background task %s failed", getattr(work, "__name__", work))
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")
@@ -83,12 +225,17 @@ class Broker:
     async def stop(self) -> None:
         for server in self._servers:
             server.close()
-        for task in list(self._connections):
+        for task in [*self._connections, *self._tasks]:
             task.cancel()
-        if self._connections:
-            await asyncio.wait(self._connections, timeout=5)
+        pending = [*self._connections, *self._tasks]
+        if pending:
+            await asyncio.wait(pending, timeout=5)
         for server in self._servers:
             await server.wait_closed()
+        if self.cleaner is not None:
+            self.cleaner.stop()
+        if self.log_manager is not None and self.partitions is not None:
+            self.log_manager.shutdown()
+        if self.quorum is not None:
+            self.quorum.stop()
         log.info("kwire node %d stopped", self.node_id)
-
-

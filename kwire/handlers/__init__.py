@@ -37,7 +37,7 @@ class Handler:
 
 REGISTRY: dict[int, Handler] = {}
 
-HANDLER_MODULES = ("api_versions",)
+HANDLER_MODULES = ("api_versions", "metadata", "produce", "fetch", "list_offsets", "create_topics", "init_producer_id")
 
 
 def handles(api_key: int, min_version: int | None = None, max_version: int | None = None, *, advertised_min_version: int | None = None) -> Callable[[HandlerFn], HandlerFn]:
