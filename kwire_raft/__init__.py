@@ -1,0 +1,22 @@
+"""kwire_raft: the cluster metadata quorum (KRaft-style, on pysyncobj).
+
+The broker uses `MetadataQuorum` (quorum.py): `start()`, `wait_ready()`,
+`image` (an immutable `MetadataImage`, image.py), `subscribe()`, and write
+methods that return futures of per-item results carrying Kafka error codes
+(commands.py, errors.py). See docs/raft.md.
+
+This package imports nothing from kwire, kwire_storage or kwire_protocol.
+"""
+
+from .commands import ConfigChange, ItemResult, LeaderChange, NewPartitions, NewTopic, PartitionResult
+from .errors import NotLeaderError, QuorumError, QuorumStoppedError, QuorumTimeoutError
+from .image import BrokerRegistration, MetadataImage, PartitionImage, TopicImage
+from .persistence import new_cluster_id
+from .quorum import MULTI_VOTER_TIMINGS, SINGLE_VOTER_TIMINGS, MetadataQuorum, RaftTimings, parse_voters
+
+__all__ = [
+    "BrokerRegistration", "ConfigChange", "ItemResult", "LeaderChange", "MULTI_VOTER_TIMINGS",
+    "MetadataImage", "MetadataQuorum", "NewPartitions", "NewTopic", "NotLeaderError", "PartitionImage",
+    "PartitionResult", "QuorumError", "QuorumStoppedError", "QuorumTimeoutError", "RaftTimings",
+    "SINGLE_VOTER_TIMINGS", "TopicImage", "new_cluster_id", "parse_voters",
+]
