@@ -12,6 +12,7 @@ returning None means "no response" (Produce with acks=0).
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,8 +38,6 @@ class Handler:
 
 REGISTRY: dict[int, Handler] = {}
 
-HANDLER_MODULES = ("api_versions", "metadata", "produce", "fetch", "list_offsets", "create_topics", "init_producer_id")
-
 
 def handles(api_key: int, min_version: int | None = None, max_version: int | None = None, *, advertised_min_version: int | None = None) -> Callable[[HandlerFn], HandlerFn]:
     api = APIS[api_key]
@@ -57,6 +56,7 @@ def handles(api_key: int, min_version: int | None = None, max_version: int | Non
 
 
 def load_handlers() -> dict[int, Handler]:
-    for name in HANDLER_MODULES:
-        importlib.import_module(f"{__name__}.{name}")
+    """Import every module of this package: each registers its APIs on import."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
     return REGISTRY
