@@ -53,7 +53,7 @@ _RECORDS_INLINE_LIMIT = 4096
 class FileRegion:
     """`size` bytes of an open file starting at `position`, to be sent with sendfile."""
 
-    file: Any  # an object with fileno(), or an int file descriptor
+    file: Any  # a file descriptor, or an object holding one (`fd` or `fileno()`) that keeps it open
     position: int
     size: int
 

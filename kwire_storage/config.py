@@ -174,7 +174,6 @@ class LogConfig:
     default.
     """
 
-    __slots__ = ("_values", "_overrides")
 
     def __init__(self, overrides: Mapping[str, Any] | None = None) -> None:
         values: dict[str, Any] = {name: d.default for name, d in TOPIC_CONFIGS.items()}
@@ -187,6 +186,9 @@ class LogConfig:
         values.update(parsed)
         object.__setattr__(self, "_values", values)
         object.__setattr__(self, "_overrides", parsed)
+        # Plain instance attributes, so the append path reads them at dict speed.
+        for name, value in values.items():
+            object.__setattr__(self, name.replace(".", "_"), value)
 
     def __getattr__(self, attr: str) -> Any:
         if attr.startswith("_"):

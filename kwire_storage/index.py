@@ -118,12 +118,10 @@ class MmapIndex:
     # -- mutation (appender thread only) --------------------------------------
 
     def _append_entry(self, *fields: int) -> None:
-        if not self._writable:
-            raise ValueError(f"{self.path.name} is not writable")
-        if self._entries >= self.max_entries:
-            raise ValueError(f"{self.path.name} is full ({self._entries} entries)")
-        assert self._mm is not None
-        self.ENTRY.pack_into(self._mm, self._entries * self.entry_size, *fields)
+        at = self._entries * self.entry_size
+        if not self._writable or at + self.entry_size > self._length:
+            raise ValueError(f"{self.path.name} is {'full' if self._writable else 'not writable'} ({self._entries} entries)")
+        self.ENTRY.pack_into(self._mm, at, *fields)  # type: ignore[arg-type]
         self._entries += 1
 
     def _truncate_to_entries(self, n: int) -> None:

@@ -41,11 +41,14 @@ class OffsetIndex(MmapIndex):
         return self.base_offset + relative, position
 
     def append(self, offset: int, position: int) -> None:
-        if self._entries and offset <= self.last_offset:
+        relative = offset - self.base_offset
+        n = self._entries
+        # Read straight from the mapping: this runs once per index.interval.bytes appended.
+        if n and relative <= self.ENTRY.unpack_from(self._mm, (n - 1) * 8)[0]:  # type: ignore[arg-type]
             raise CorruptIndexError(
                 f"{self.path.name}: entry for offset {offset} is not after last entry {self.last_offset}"
             )
-        self._append_entry(offset - self.base_offset, position)
+        self._append_entry(relative, position)
 
     def lookup(self, target_offset: int) -> tuple[int, int]:
         """The last entry with offset <= target, as (offset, position); (base, 0) if none."""

@@ -82,7 +82,8 @@ class LogSegment:
         self.offset_index = OffsetIndex(Path(f"{prefix}{INDEX_SUFFIX}{suffix}"), base_offset, max_index_size, writable=active)
         self.time_index = TimeIndex(Path(f"{prefix}{TIME_INDEX_SUFFIX}{suffix}"), base_offset, max_index_size, writable=active)
         self.bytes_since_last_index_entry = 0
-        self._max_timestamp: int | None = None  # loaded lazily: see max_timestamp
+        # Loaded lazily for existing segments (see max_timestamp); a new one has none.
+        self._max_timestamp: int | None = NO_TIMESTAMP if create else None
         self._offset_of_max_timestamp = base_offset
         self._rolling_based_timestamp: int | None = None
         self._rolling_loaded = create

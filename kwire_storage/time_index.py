@@ -43,10 +43,12 @@ class TimeIndex(MmapIndex):
 
     def maybe_append(self, timestamp: int, offset: int, skip_full_check: bool = False) -> None:
         """Append (timestamp, offset) if the timestamp is larger than the last entry's."""
-        if self._entries:
-            last_timestamp, last_offset = self.last_entry()
+        n = self._entries
+        if n:
+            last_timestamp, last_relative = self.ENTRY.unpack_from(self._mm, (n - 1) * 12)  # type: ignore[arg-type]
             if timestamp <= last_timestamp:
                 return
+            last_offset = self.base_offset + last_relative
             if offset < last_offset:
                 raise CorruptIndexError(f"{self.path.name}: offset {offset} before last entry offset {last_offset}")
         if self._entries >= self.max_entries or (not skip_full_check and self.is_full):
