@@ -92,6 +92,11 @@ class BrokerProcess:
             process.wait(10)
         if self._reader is not None:
             self._reader.join(5)
+        if process is not None and process.stdout is not None and not self._reader_alive():
+            process.stdout.close()
+
+    def _reader_alive(self) -> bool:
+        return self._reader is not None and self._reader.is_alive()
 
     def restart(self) -> BrokerProcess:
         self.stop()
