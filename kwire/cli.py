@@ -5,6 +5,11 @@
 Configuration errors, an occupied port or an unwritable data directory end
 the process with one line on stderr and exit status 2, not a traceback.
 SIGTERM and SIGINT shut down cleanly.
+
+At start-up the soft limit on open files is raised to the hard limit: each
+client connection, segment and index holds a descriptor, and distributions
+often default the soft limit to 1024 (Kafka deployments commonly allow
+about 100000).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import resource
 import signal
 import sys
 
@@ -37,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=args.log_level.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    try:
+        logging.basicConfig(level=args.log_level.upper(), format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    except ValueError as e:
+        parser.error(str(e))
+    _raise_open_files_limit()
     try:
         config = load_config(args.config, args.override, base=DEV_OVERRIDES if args.dev else None)
         asyncio.run(_serve(Broker(config)))
@@ -47,6 +57,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _raise_open_files_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 1 << 20  # Linux refuses an infinite NOFILE
+    if soft == target or (soft != resource.RLIM_INFINITY and soft > target):
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError) as e:
+        logging.getLogger("kwire").warning("cannot raise the open files limit from %s to %s: %s", soft, hard, e)
 
 
 async def _serve(broker: Broker) -> None:

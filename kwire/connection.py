@@ -8,9 +8,18 @@ socket buffer, and responses leave strictly in request order.
 Record data in responses goes out with `os.sendfile` from the segment file
 (zero copy): the transport's buffer is drained first so bytes stay ordered.
 
-A frame that does not decode closes this connection only. An unknown API
-version closes it too (as Kafka does), except ApiVersions, which gets the
-KIP-511 answer: v0 body, UNSUPPORTED_VERSION, and the versions we serve.
+A frame that does not decode closes this connection only, without an
+answer: a size below zero or above socket.request.max.bytes (checked before
+the body is read), a header or body that does not parse (bytes after the
+body are ignored, as Kafka ignores them). An unknown API version closes it
+too (as Kafka does), except ApiVersions, which gets the KIP-511 answer: v0
+body, UNSUPPORTED_VERSION, and the versions of ApiVersions we serve. A handler may ask for the
+connection to be closed instead of answered (CLOSE_CONNECTION: a failed
+acks=0 Produce).
+
+A connection with no complete request for connections.max.idle.ms is
+closed, also while a frame is half received (Kafka's Selector counts any
+activity, but a peer that trickles a frame forever should not pin a slot).
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ from kwire_protocol.frames import UnsupportedRequestError, check_frame_size, dec
 from kwire_protocol.messages import APIS, ApiKey
 from kwire_protocol.primitives import INT32
 
-from kwire.handlers import REGISTRY
+from kwire.handlers import CLOSE_CONNECTION, REGISTRY
 from kwire.handlers.api_versions import unsupported_version_response
 
 log = logging.getLogger(__name__)
@@ -52,13 +61,17 @@ class Connection:
         try:
             while True:
                 frame = await self._read_frame()
-                if frame is None:
+                if frame is None or not await self._handle(frame):
                     return
-                await self._handle(frame)
         except ProtocolError as e:
             log.warning("closing connection from %s: %s", self.peer, e)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Our fault, not the peer's: say so loudly, but lose only this connection.
+            log.exception("closing connection from %s after an internal error", self.peer)
         finally:
             self.writer.close()
 
@@ -72,27 +85,36 @@ class Connection:
             return None
         size = INT32.unpack(prefix)[0]
         check_frame_size(size, self.max_request_size)
-        return await self.reader.readexactly(size)
+        try:
+            return await asyncio.wait_for(self.reader.readexactly(size), self.idle_timeout)
+        except asyncio.TimeoutError:
+            log.info("closing connection from %s: frame incomplete for connections.max.idle.ms", self.peer)
+            return None
 
-    async def _handle(self, frame: bytes) -> None:
+    async def _handle(self, frame: bytes) -> bool:
+        """Answer one request; False when the connection is to be closed."""
         try:
             request = decode_request(frame)
         except UnsupportedRequestError as e:
             if e.header.request_api_key == ApiKey.API_VERSIONS:
                 await self._respond(APIS[ApiKey.API_VERSIONS], 0, e.header.correlation_id, unsupported_version_response())
-                return
+                return True
             raise
         handler = REGISTRY.get(request.api.key)
         if handler is None or not handler.serves(request.version):
             if request.api.key == ApiKey.API_VERSIONS:
                 await self._respond(request.api, 0, request.correlation_id, unsupported_version_response())
-                return
+                return True
             raise ProtocolError(f"{request.api.name} v{request.version} is not served")
         response = handler.fn(self.broker, request)
         if inspect.isawaitable(response):
             response = await response
+        if response is CLOSE_CONNECTION:
+            log.info("closing connection from %s: %s v%d asked to (correlation id %d)", self.peer, request.api.name, request.version, request.correlation_id)
+            return False
         if response is not None:
             await self._respond(request.api, request.version, request.correlation_id, response)
+        return True
 
     async def _respond(self, api: Any, version: int, correlation_id: int, body: Any) -> None:
         chunks = encode_response(api, version, correlation_id, body)

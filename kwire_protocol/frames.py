@@ -128,7 +128,10 @@ def decode_request(frame: bytes | bytearray | memoryview) -> Request:
         raise UnsupportedRequestError(
             f"{api.name} v{version} is not supported (valid {api.min_version}-{api.max_version})", header
         )
-    body = api.request.decode(reader, version)
+    # Bytes after the body are ignored, as Apache Kafka does (its request
+    # parsing reads the body's fields and never checks for a remainder;
+    # tests/broker/fixtures/kafka_4_4_api_versions.json records it answering).
+    body = api.request.codec.decoder(version)(reader)
     return Request(api, version, header, body)
 
 

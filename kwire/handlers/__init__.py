@@ -6,7 +6,9 @@ a test checks that every advertised API has exactly one handler.
 
 A handler is a plain function `(broker, request) -> response body` (or an
 async one, for long polls and quorum writes). It never touches the socket;
-returning None means "no response" (Produce with acks=0).
+returning None means "no response" (Produce with acks=0), and returning
+CLOSE_CONNECTION means "no response, close the connection" (a failed acks=0
+Produce: the client has no other way to learn of the error).
 """
 
 from __future__ import annotations
@@ -20,6 +22,17 @@ from typing import Any
 from kwire_protocol.messages import APIS, Api
 
 HandlerFn = Callable[[Any, Any], Any | Awaitable[Any]]
+
+
+class _CloseConnection:
+    """What a handler returns to have its connection closed instead of
+    answered (Kafka's RequestChannel.CloseConnectionResponse)."""
+
+    def __repr__(self) -> str:
+        return "CLOSE_CONNECTION"
+
+
+CLOSE_CONNECTION = _CloseConnection()
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,11 @@
 
 Answers with every API in the handler registry and the versions served.
 KIP-511: a request of a version newer than we serve gets a v0-shaped answer
-with UNSUPPORTED_VERSION and the full list, so the client can retry with a
-version we know (the connection does that part: see connection.py). The
-response header is always v0 (handled by kwire_protocol.frames).
+with UNSUPPORTED_VERSION and one entry, ApiVersions with the versions we
+serve, so the client can retry with a version we know (the connection does
+that part: see connection.py). Kafka 4.4 lists only that entry too
+(tests/broker/fixtures/kafka_4_4_api_versions.json); clients read only it.
+The response header is always v0 (handled by kwire_protocol.frames).
 
 Differences from Kafka: no finalized/supported features are listed yet
 (kwire has no feature-level versioning; clients treat absent features as
@@ -32,7 +34,8 @@ def supported_versions() -> list[Any]:
 
 
 def unsupported_version_response() -> Any:
-    return ApiVersionsResponse(error_code=ErrorCode.UNSUPPORTED_VERSION, api_keys=supported_versions())
+    own = [v for v in supported_versions() if v.api_key == ApiKey.API_VERSIONS]
+    return ApiVersionsResponse(error_code=ErrorCode.UNSUPPORTED_VERSION, api_keys=own)
 
 
 @handles(ApiKey.API_VERSIONS)

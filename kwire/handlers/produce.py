@@ -7,7 +7,9 @@ decoded, except for compacted topics, where every record needs a key (as
 Kafka checks), and when message.timestamp.before.max.ms is set, which needs
 each record's timestamp.
 
-acks: 0 sends no response; 1 answers after the local append; -1 answers
+acks: 0 sends no response, and closes the connection when a partition
+failed, as Kafka does (KafkaApis.handleProduceRequest), since the producer
+learns of the error no other way; 1 answers after the local append; -1 answers
 once the high watermark covers the batch, which with one in-sync replica is
 at once. Other values get INVALID_REQUIRED_ACKS.
 
@@ -34,7 +36,7 @@ from kwire_protocol.records.batch import MAGIC, split_batches
 from kwire_protocol.records.compression import ZSTD
 from kwire_storage.errors import KafkaStorageError, RecordBatchTooLargeError
 
-from kwire.handlers import handles
+from kwire.handlers import CLOSE_CONNECTION, handles
 from kwire.topics import is_internal
 
 log = logging.getLogger(__name__)
@@ -67,7 +69,8 @@ def produce(broker: Any, request: Any) -> Any:
             partitions.append(_partition_response(data.index, error, result))
         responses.append(TopicResponse(name=topic_data.name, topic_id=topic_data.topic_id, partition_responses=partitions))
     if acks == 0:
-        return None
+        failed = any(p.error_code for t in responses for p in t.partition_responses)
+        return CLOSE_CONNECTION if failed else None
     return ProduceResponse(responses=responses, throttle_time_ms=0)
 
 
