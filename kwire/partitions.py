@@ -57,6 +57,11 @@ class PartitionManager:
                     existing = self.log_manager.get_or_create_log(name, index, config)
                 elif changed:
                     existing.update_config(config)
+                if partition.leader == self.node_id:
+                    # A new leader epoch starts at the log end offset, before
+                    # anything is written in it (Kafka's Partition.makeLeader),
+                    # so OffsetForLeaderEpoch knows it. No-op when known.
+                    existing.leader_epoch_cache.assign(partition.leader_epoch, existing.log_end_offset)
                 if partition.leader == self.node_id and partition.isr == (self.node_id,):
                     # The only in-sync replica: everything in its log is
                     # committed, also what was appended before a restart
