@@ -161,6 +161,16 @@ def _parse(defn: ConfigDef, raw: str) -> Any:
         raise ConfigError(f"invalid value {raw!r} for configuration {defn.name}: expected {t} ({e})") from None
 
 
+def parse_value(name: str, raw: str) -> Any:
+    """Parse and validate one broker config value (as load_config does); ConfigError if bad.
+    Used for dynamic broker configs (AlterConfigs), which arrive as strings."""
+    defn = BROKER_CONFIGS[name]
+    value = _parse(defn, raw)
+    if defn.validator is not None and (problem := defn.validator(value)):
+        raise ConfigError(f"invalid value {raw!r} for configuration {name}: {problem}")
+    return value
+
+
 def parse_properties(text: str) -> dict[str, str]:
     """Java .properties, the subset server.properties files use: key=value or
     key: value lines, # and ! comments, backslash line continuations."""

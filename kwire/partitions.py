@@ -23,6 +23,7 @@ from kwire_storage.manager import LogManager
 
 from kwire.config import BrokerConfig
 from kwire.delayed import Waiters
+from kwire.topic_configs import BrokerLayers, effective_topic_defaults
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,14 @@ class PartitionManager:
 
     def apply_image(self, image: MetadataImage) -> None:
         """Open logs for partitions led here, delete logs of topics that are gone."""
+        # Dynamic broker configs (AlterConfigs on a BROKER resource) change
+        # the defaults of every topic that does not override them.
+        defaults = effective_topic_defaults(BrokerLayers.of(self.config, image.broker_configs, self.node_id))
+        defaults_changed = defaults != self._topic_defaults
+        self._topic_defaults = defaults
         for name, topic in image.topics.items():
             overrides = dict(topic.configs)
-            changed = self._topic_configs.get(name) != overrides
+            changed = defaults_changed or self._topic_configs.get(name) != overrides
             self._topic_configs[name] = overrides
             config = self.log_config(topic)
             for index, partition in topic.partitions.items():

@@ -18,7 +18,7 @@ from kwire_protocol.primitives import ZERO_UUID
 
 from kwire.handlers import handles
 from kwire.topic_admin import TopicRequest, create_topics
-from kwire.topic_configs import describe_topic_configs
+from kwire.topic_configs import BrokerLayers, describe_topic_configs
 
 CreateTopicsResponse = messages.CreateTopicsResponse
 Result = CreateTopicsResponse.cls.CreatableTopicResult
@@ -39,6 +39,7 @@ async def create_topics_handler(broker: Any, request: Any) -> Any:
         for t in body.topics
     ]
     results = await create_topics(broker, requests, validate_only=body.validate_only)
+    layers = BrokerLayers.of(broker.config, broker.image.broker_configs, broker.node_id)  # dynamic broker defaults too
     out = []
     for result in results:
         ok = result.error_code == ErrorCode.NONE
@@ -52,7 +53,7 @@ async def create_topics_handler(broker: Any, request: Any) -> Any:
                 replication_factor=result.replication_factor if ok else -1,
                 configs=[
                     ConfigEntry(name=e.name, value=e.value, read_only=e.read_only, config_source=e.source, is_sensitive=e.is_sensitive)
-                    for e in describe_topic_configs(broker.config, result.configs)
+                    for e in describe_topic_configs(broker.config, result.configs, layers=layers)
                 ]
                 if ok
                 else None,
