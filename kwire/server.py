@@ -141,10 +141,11 @@ class Broker:
         except KafkaStorageError as e:
             self.quorum.stop()
             raise ConfigError(str(e)) from None
+        logs = len(self.log_manager.logs)
         if self.log_manager.had_clean_shutdown:
-            log.info("log directory %s: clean shutdown marker found, %d logs opened without recovery", self.log_dir, len(self.log_manager.logs))
-        else:
-            log.info("log directory %s: no clean shutdown marker, %d logs recovered from their recovery points", self.log_dir, len(self.log_manager.logs))
+            log.info("log directory %s: clean shutdown marker found, %d logs opened without recovery", self.log_dir, logs)
+        elif logs:
+            log.info("log directory %s: no clean shutdown marker, %d logs recovered from their recovery points", self.log_dir, logs)
         self.partitions = PartitionManager(self.config, self.node_id, self.log_manager, self.waiters)
         self.producer_ids = ProducerIdManager(self.quorum)
         await self._loop.run_in_executor(None, self.quorum.wait_ready, QUORUM_READY_TIMEOUT)
