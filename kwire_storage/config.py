@@ -45,8 +45,11 @@ def at_least(minimum: int | float) -> Validator:
 
 def between(low: int | float, high: int | float) -> Validator:
     def check(name: str, value: Any) -> None:
-        if not low <= value <= high:
-            raise InvalidConfigError(f"Invalid value {value} for configuration {name}: Value must be between {low} and {high}")
+        # Kafka's ConfigDef.Range wording.
+        if value < low:
+            raise InvalidConfigError(f"Invalid value {value} for configuration {name}: Value must be at least {low}")
+        if value > high:
+            raise InvalidConfigError(f"Invalid value {value} for configuration {name}: Value must be no more than {high}")
 
     return check
 
@@ -61,10 +64,11 @@ def one_of(*choices: str) -> Validator:
 
 def subset_of(*choices: str) -> Validator:
     def check(name: str, value: Any) -> None:
+        # An empty list is valid (Kafka 4.x): no cleanup at all, the log only grows.
         bad = [item for item in value if item not in choices]
-        if bad or not value:
+        if bad:
             raise InvalidConfigError(
-                f"Invalid value {','.join(value)} for configuration {name}: must be a non-empty list of {', '.join(choices)}"
+                f"Invalid value {','.join(value)} for configuration {name}: must be a list of {', '.join(choices)}"
             )
 
     return check
@@ -147,7 +151,7 @@ TOPIC_CONFIGS: dict[str, ConfigDef] = {
         ConfigDef("message.timestamp.after.max.ms", "long", 3600000, at_least(0)),
         ConfigDef("message.timestamp.before.max.ms", "long", LONG_MAX, at_least(0)),
         ConfigDef("message.timestamp.type", "string", "CreateTime", one_of("CreateTime", "LogAppendTime")),
-        ConfigDef("min.cleanable.dirty.ratio", "double", 0.5, between(0.0, 1.0)),
+        ConfigDef("min.cleanable.dirty.ratio", "double", 0.5, between(0, 1)),
         ConfigDef("min.compaction.lag.ms", "long", 0, at_least(0)),
         ConfigDef("min.insync.replicas", "int", 1, at_least(1)),
         ConfigDef("preallocate", "boolean", False),

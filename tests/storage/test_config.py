@@ -41,13 +41,18 @@ def test_string_values_are_parsed_and_validated():
                                 "preallocate": True, "retention.ms": -1}
 
 
+def test_empty_cleanup_policy_means_no_cleanup():
+    config = LogConfig({"cleanup.policy": ""})
+    assert config.cleanup_policy == () and not config.compact and not config.delete
+
+
 @pytest.mark.parametrize(
     "name, value, message",
     [
         ("segment.bytes", 1000, "at least 1048576"),
         ("cleanup.policy", "remove", "compact, delete"),
         ("message.timestamp.type", "Now", "CreateTime, LogAppendTime"),
-        ("min.cleanable.dirty.ratio", 1.5, "between 0.0 and 1.0"),
+        ("min.cleanable.dirty.ratio", 1.5, "Value must be no more than 1"),
         ("flush.messages", 0, "at least 1"),
         ("segment.bytes", "big", "Invalid value 'big'"),
         ("segment.bytes", 2**31, "out of range"),
