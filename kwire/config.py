@@ -52,6 +52,7 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _defs(
     ConfigDef("process.roles", "list", ["broker", "controller"], "Roles of this node (kwire nodes are both by default)."),
     ConfigDef("listeners", "list", ["PLAINTEXT://127.0.0.1:9092"], "Listeners, as NAME://host:port."),
     ConfigDef("advertised.listeners", "list", None, "Listeners advertised to clients; defaults to listeners."),
+    ConfigDef("broker.rack", "string", None, "Rack of this broker, reported in Metadata and DescribeCluster."),
     ConfigDef("listener.security.protocol.map", "string", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT", "Listener name to security protocol."),
     ConfigDef("controller.listener.names", "list", ["CONTROLLER"], "Listener names used by the controller quorum."),
     ConfigDef("controller.quorum.voters", "list", [], "Metadata quorum voters as id@host:port; empty for a single node."),
@@ -107,6 +108,9 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _defs(
     ConfigDef("offsets.retention.minutes", "int", 10080, "How long committed offsets of an empty group are kept.", at_least(1)),
     ConfigDef("transaction.max.timeout.ms", "int", 900000, "Largest transaction.timeout.ms a producer may ask for.", at_least(1)),
     ConfigDef("transactional.id.expiration.ms", "int", 604800000, "Expiry of idle transactional ids.", at_least(1)),
+    ConfigDef("max.decompressed.message.bytes", "int", 2147483639, "Default max.decompressed.message.bytes of topics.", at_least(0)),
+    ConfigDef("log.remote.copy.lag.bytes", "long", -1, "Default remote.copy.lag.bytes of topics (no tiered storage in kwire)."),
+    ConfigDef("log.remote.copy.lag.ms", "long", 0, "Default remote.copy.lag.ms of topics (no tiered storage in kwire)."),
     ConfigDef("producer.id.expiration.ms", "int", 86400000, "Expiry of idle producer ids.", at_least(1)),
 )
 
@@ -137,6 +141,9 @@ TOPIC_CONFIG_SYNONYMS: dict[str, tuple[str, ...]] = {
     "message.timestamp.type": ("log.message.timestamp.type",),
     "message.timestamp.before.max.ms": ("log.message.timestamp.before.max.ms",),
     "message.timestamp.after.max.ms": ("log.message.timestamp.after.max.ms",),
+    "max.decompressed.message.bytes": ("max.decompressed.message.bytes",),
+    "remote.copy.lag.bytes": ("log.remote.copy.lag.bytes",),
+    "remote.copy.lag.ms": ("log.remote.copy.lag.ms",),
 }
 
 _UNIT_MS = {"hours": 3_600_000, "minutes": 60_000}

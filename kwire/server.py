@@ -161,7 +161,7 @@ class Broker:
             self.bound.append(Listener(listener.name, listener.host, server.sockets[0].getsockname()[1]))
 
         advertised = self._advertised()
-        await asyncio.wrap_future(self.quorum.register_broker(self.node_id, advertised.host, advertised.port))
+        await asyncio.wrap_future(self.quorum.register_broker(self.node_id, advertised.host, advertised.port, self.config["broker.rack"]))
         self._apply_image(self.quorum.image)
         self.quorum.subscribe(lambda image: self._loop.call_soon_threadsafe(self._apply_image, image))  # type: ignore[union-attr]
         self._start_background_work()

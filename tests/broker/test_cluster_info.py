@@ -418,3 +418,12 @@ def test_kafka_python_describe_topic_partitions(wire: WireClient, kafka_admin: K
     second = kafka_admin.describe_topic_partitions([c, b, a], response_partition_limit=4, cursor=first["next_cursor"])
     assert second["next_cursor"] is None
     assert [(t["name"], [p["partition_index"] for p in t["partitions"]]) for t in second["topics"]] == [(b, [1]), (c, [0])]
+
+
+def test_broker_rack_in_describe_cluster_and_metadata(broker_factory: Callable[..., BrokerProcess]) -> None:
+    node = broker_factory({"broker.rack": "rack-1"})
+    with WireClient.connect(node.port or 0) as wire:
+        described = wire.call(ApiKey.DESCRIBE_CLUSTER, 2, messages.DescribeClusterRequest())
+        assert [(b.broker_id, b.rack) for b in described.brokers] == [(NODE_ID, "rack-1")]
+        metadata = wire.call(ApiKey.METADATA, 12, metadata_request([]))
+        assert [(b.node_id, b.rack) for b in metadata.brokers] == [(NODE_ID, "rack-1")]
