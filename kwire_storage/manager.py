@@ -69,6 +69,10 @@ class LogManager:
         self._clock = clock
         self._logs: dict[TopicPartition, Log] = {}
         self._lock = threading.Lock()
+        # Checkpoints are written from the broker's periodic task and on
+        # demand (DeleteRecords, topic deletion), on different threads; they
+        # share one .tmp file per checkpoint, so writes must not interleave.
+        self._checkpoint_lock = threading.Lock()
         self._lock_fd = -1
         self._files = {
             name: OffsetCheckpointFile(self.log_dir / name)
@@ -156,6 +160,10 @@ class LogManager:
             self.checkpoint()
 
     def checkpoint(self) -> None:
+        with self._checkpoint_lock:
+            self._write_checkpoints()
+
+    def _write_checkpoints(self) -> None:
         logs = self.logs
         self._files[RECOVERY_POINT_CHECKPOINT].write_map({tp: log.recovery_point for tp, log in logs.items()})
         self._files[LOG_START_OFFSET_CHECKPOINT].write_map({tp: log.log_start_offset for tp, log in logs.items()})

@@ -1,10 +1,13 @@
 """CreateTopics (api key 19), versions 2-7.
 
-Checks and placement in kwire/topic_admin.py; the quorum decides whether a
-name is still free when the creation is applied. `validate_only` runs every
-check and creates nothing. v5+ answers with the partition count,
-replication factor and the topic's full config list (with sources), as
-Kafka does, so that admin clients need no DescribeConfigs round trip.
+Checks and placement in kwire/topic_admin.py, in Kafka's order and with its
+messages; the quorum decides whether a name is still free when the creation
+is applied. `validate_only` runs every check and creates nothing;
+`timeout_ms` <= 0 answers REQUEST_TIMED_OUT and creates nothing (as Kafka
+4.4 does). A name given twice gets one INVALID_REQUEST result. v5+
+answers with the partition count, replication factor and the topic's full
+config list (with sources), as Kafka does, so that admin clients need no
+DescribeConfigs round trip.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ async def create_topics_handler(broker: Any, request: Any) -> Any:
         )
         for t in body.topics
     ]
-    results = await create_topics(broker, requests, validate_only=body.validate_only)
+    results = await create_topics(broker, requests, validate_only=body.validate_only, timeout_ms=body.timeout_ms)
     layers = BrokerLayers.of(broker.config, broker.image.broker_configs, broker.node_id)  # dynamic broker defaults too
     out = []
     for result in results:
