@@ -35,7 +35,9 @@ DYNAMIC_TOPIC_CONFIG, DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG, STAT
 
 # Every topic config kwire knows, as Kafka lists them (Kafka 4.4 also has
 # errors.deadletterqueue.group.enable, remote.copy.lag.*, max.decompressed.message.bytes).
+# The 37 topic configs Kafka 4.4 describes for a new topic.
 TOPIC_CONFIG_NAMES = {
+    "errors.deadletterqueue.group.enable", "max.decompressed.message.bytes", "remote.copy.lag.bytes", "remote.copy.lag.ms",
     "cleanup.policy", "compression.type", "compression.gzip.level", "compression.lz4.level", "compression.zstd.level",
     "delete.retention.ms", "file.delete.delay.ms", "flush.messages", "flush.ms", "follower.replication.throttled.replicas",
     "index.interval.bytes", "leader.replication.throttled.replicas", "local.retention.bytes", "local.retention.ms",
