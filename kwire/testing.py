@@ -76,27 +76,29 @@ class BrokerProcess:
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM, wait up to `timeout`, then SIGKILL. Returns the exit code."""
         process = self.process
-        if process is None or process.poll() is not None:
-            return None if process is None else process.returncode
-        process.send_signal(signal.SIGTERM)
-        try:
-            return process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        if process is None:
             return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+        return process.returncode if process.returncode is not None and process.returncode >= 0 else None
 
     def kill(self) -> None:
+        """SIGKILL at once (a no-op if the process has exited); then release its output pipe."""
         process = self.process
-        if process is not None and process.poll() is None:
+        if process is None:
+            return
+        if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             process.wait(10)
         if self._reader is not None:
             self._reader.join(5)
-        if process is not None and process.stdout is not None and not self._reader_alive():
+        if process.stdout is not None and not (self._reader is not None and self._reader.is_alive()):
             process.stdout.close()
-
-    def _reader_alive(self) -> bool:
-        return self._reader is not None and self._reader.is_alive()
 
     def restart(self) -> BrokerProcess:
         self.stop()
@@ -107,7 +109,6 @@ class BrokerProcess:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
-        self.kill()
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02):  # type: ignore[no-untyped-def]
