@@ -65,11 +65,11 @@ def one_of(*choices: str) -> Validator:
 def subset_of(*choices: str) -> Validator:
     def check(name: str, value: Any) -> None:
         # An empty list is valid (Kafka 4.x): no cleanup at all, the log only grows.
-        bad = [item for item in value if item not in choices]
-        if bad:
-            raise InvalidConfigError(
-                f"Invalid value {','.join(value)} for configuration {name}: must be a list of {', '.join(choices)}"
-            )
+        for item in value:
+            if item not in choices:  # worded as Kafka's ValidList
+                raise InvalidConfigError(
+                    f"Invalid value {item} for configuration {name}: String must be one of: {', '.join(choices)}"
+                )
 
     return check
 
