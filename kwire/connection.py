@@ -30,6 +30,7 @@ import inspect
 import logging
 import os
 import socket
+from contextvars import ContextVar
 from typing import Any
 
 from kwire_protocol.codec import FileRegion
@@ -42,6 +43,10 @@ from kwire.handlers import CLOSE_CONNECTION, REGISTRY
 from kwire.handlers.api_versions import unsupported_version_response
 
 log = logging.getLogger(__name__)
+
+# The peer's address as Kafka reports it ("/127.0.0.1"), for handlers that
+# record it (group members' client host). Set in each connection's task.
+CLIENT_HOST: ContextVar[str] = ContextVar("client_host", default="")
 
 
 class Connection:
@@ -58,6 +63,8 @@ class Connection:
         writer.transport.set_write_buffer_limits(high=0)
 
     async def run(self) -> None:
+        peer = self.writer.get_extra_info("peername")
+        CLIENT_HOST.set(f"/{peer[0]}" if isinstance(peer, tuple) else "")
         try:
             while True:
                 frame = await self._read_frame()

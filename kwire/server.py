@@ -40,6 +40,7 @@ from kwire.config import BrokerConfig, ConfigError
 from kwire.connection import Connection
 from kwire.delayed import Waiters
 from kwire.fetch_sessions import FetchSessionCache
+from kwire.groups.loader import GroupCoordinatorRunner
 from kwire.handlers import load_handlers
 from kwire.partitions import PartitionManager
 from kwire.producer_ids import ProducerIdManager
@@ -84,6 +85,7 @@ class Broker:
         self.partitions: PartitionManager | None = None
         self.cleaner: LogCleaner | None = None
         self.bound: list[Listener] = []
+        self.group_coordinator: GroupCoordinatorRunner | None = None
         self._image: MetadataImage | None = None
         self._image_changed = asyncio.Event()
         self._servers: list[asyncio.base_events.Server] = []
@@ -163,6 +165,10 @@ class Broker:
         advertised = self._advertised()
         await asyncio.wrap_future(self.quorum.register_broker(self.node_id, advertised.host, advertised.port, self.config["broker.rack"]))
         self._apply_image(self.quorum.image)
+        # Groups load from __consumer_offsets in the background; until then they
+        # answer COORDINATOR_LOAD_IN_PROGRESS (kwire/groups/loader.py).
+        self.group_coordinator = GroupCoordinatorRunner(self)
+        self.group_coordinator.start()
         self.quorum.subscribe(lambda image: self._loop.call_soon_threadsafe(self._apply_image, image))  # type: ignore[union-attr]
         self._start_background_work()
         log.info("kwire node %d listening on %s", self.node_id, ", ".join(f"{b.name}://{b.host}:{b.port}" for b in self.bound))
@@ -237,6 +243,8 @@ class Broker:
             await asyncio.wait(pending, timeout=5)
         for server in self._servers:
             await server.wait_closed()
+        if self.group_coordinator is not None:
+            await self.group_coordinator.stop()
         if self.cleaner is not None:
             self.cleaner.stop()
         if self.log_manager is not None and self.partitions is not None:

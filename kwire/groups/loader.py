@@ -1,0 +1,192 @@
+"""The coordinator inside the broker: __consumer_offsets, loading, retention.
+
+`GroupCoordinatorRunner` connects the `GroupCoordinator` to the broker:
+
+* Its records go to the partitions of __consumer_offsets through
+  `PartitionOffsetsLog` (one batch per write, appended and committed before
+  the answer, since this node is the only in-sync replica).
+* The topic is created on the first FindCoordinator for a group (as Kafka
+  does) with offsets.topic.num.partitions partitions, cleanup.policy=compact
+  and segment.bytes=offsets.topic.segment.bytes. The replication factor is
+  offsets.topic.replication.factor capped to the live brokers, with a
+  warning: Kafka instead answers COORDINATOR_NOT_AVAILABLE until enough
+  brokers are up, which on a single node (the factor defaults to 3) means
+  consumer groups never work and clients retry forever without saying why.
+  A single kwire node can never reach 3 replicas, so the cap turns a silent
+  outage into a log line; the price is that the topic keeps the smaller
+  factor when brokers join later (reassigning it is for replication work).
+* At start, each partition led here is read from its log start to its end
+  and replayed (`load_partition`) in a worker thread's read and a loop-side
+  replay; until then its groups answer COORDINATOR_LOAD_IN_PROGRESS.
+* Every offsets.retention.check.interval.ms, expired offsets are removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from kwire_protocol.error_codes import ErrorCode
+from kwire_protocol.errors import CorruptRecordError
+from kwire_protocol.records.batch import split_batches
+from kwire_protocol.records.builder import build_batch
+from kwire_protocol.records.record import NewRecord
+from kwire_storage.errors import KafkaStorageError, RecordBatchTooLargeError
+from kwire_storage.log import Log
+
+from kwire.groups.coordinator import GroupConfig, GroupCoordinator
+from kwire.groups.timers import LoopTimers
+from kwire.topic_admin import TopicRequest, create_topics
+from kwire.topics import GROUP_METADATA_TOPIC
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK_BYTES = 1 << 20
+CREATE_TIMEOUT_S = 10.0
+
+
+class PartitionOffsetsLog:
+    def __init__(self, broker: Any) -> None:
+        self.broker = broker
+
+    async def append(self, partition: int, records: list[tuple[bytes, bytes | None]]) -> int:
+        broker = self.broker
+        topic = broker.image.topic(GROUP_METADATA_TOPIC)
+        state = topic.partition(partition) if topic is not None else None
+        if state is None:
+            return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        if state.leader != broker.node_id:
+            return ErrorCode.NOT_LEADER_OR_FOLLOWER
+        now = broker.clock_ms()
+        batch = build_batch([NewRecord(key, value, timestamp=now) for key, value in records])
+        try:
+            broker.partitions.append(GROUP_METADATA_TOPIC, partition, batch, state.leader_epoch)
+        except KeyError:
+            return ErrorCode.NOT_LEADER_OR_FOLLOWER
+        except RecordBatchTooLargeError:
+            return ErrorCode.RECORD_LIST_TOO_LARGE
+        except KafkaStorageError as e:
+            log.error("append to %s-%d failed: %s", GROUP_METADATA_TOPIC, partition, e)
+            return ErrorCode.KAFKA_STORAGE_ERROR
+        return ErrorCode.NONE
+
+
+def read_partition(partition_log: Log) -> list[tuple[bytes | None, bytes | None]]:
+    """Every (key, value) of a partition, in offset order (control batches skipped)."""
+    out: list[tuple[bytes | None, bytes | None]] = []
+    offset = partition_log.log_start_offset
+    end = partition_log.log_end_offset
+    while offset < end:
+        data = partition_log.read_bytes(offset, READ_CHUNK_BYTES, max_offset=end)
+        if not data:
+            break
+        try:
+            for batch in split_batches(data):
+                if not batch.is_control:
+                    out.extend((r.key, r.value) for r in batch.records() if r.offset >= offset)
+                offset = batch.next_offset
+        except CorruptRecordError as e:
+            log.error("%s: stops loading at offset %d: %s", partition_log, offset, e)
+            break
+    return out
+
+
+class GroupCoordinatorRunner:
+    def __init__(self, broker: Any) -> None:
+        self.broker = broker
+        config = broker.config
+        self.coordinator = GroupCoordinator(GroupConfig.from_broker_config(config), PartitionOffsetsLog(broker), broker.clock_ms, LoopTimers())
+        self.retention_check_ms = int(config.originals.get("offsets.retention.check.interval.ms", 600000))
+        self.segment_bytes = int(config.originals.get("offsets.topic.segment.bytes", 104857600))
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._create_lock = asyncio.Lock()
+
+    def start(self) -> None:
+        """Adopt (load) the partitions led here, in the background; expire offsets periodically.
+        The partitions are claimed at once, so requests answer COORDINATOR_LOAD_IN_PROGRESS
+        (not NOT_COORDINATOR) until they are loaded."""
+        claimed = self._claim()
+        self._tasks.append(asyncio.create_task(self._load(claimed)))
+        self._tasks.append(asyncio.create_task(self._expire_periodically()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.coordinator.shutdown()
+
+    async def adopt_partitions(self) -> None:
+        """Load every __consumer_offsets partition led here that is not loaded yet."""
+        await self._load(self._claim())
+
+    def _claim(self) -> list[int]:
+        broker = self.broker
+        topic = broker.image.topic(GROUP_METADATA_TOPIC)
+        if topic is None:
+            return []
+        new = [
+            index
+            for index, p in sorted(topic.partitions.items())
+            if p.leader == broker.node_id and index not in self.coordinator.partitions
+        ]
+        for index in new:
+            self.coordinator.begin_loading(index)
+        return new
+
+    async def _load(self, new: list[int]) -> None:
+        broker = self.broker
+        loop = asyncio.get_running_loop()
+        for index in new:
+            partition_log = broker.partitions.get(GROUP_METADATA_TOPIC, index)
+            records = await loop.run_in_executor(None, read_partition, partition_log) if partition_log is not None else []
+            self.coordinator.load_partition(index, records)
+        if new:
+            log.info("group coordinator: loaded %d partition(s) of %s, %d group(s)", len(new), GROUP_METADATA_TOPIC, len(self.coordinator.groups))
+
+    async def ensure_offsets_topic(self) -> int:
+        """Create __consumer_offsets if needed and load it; an error code for FindCoordinator."""
+        broker = self.broker
+        async with self._create_lock:
+            topic = broker.image.topic(GROUP_METADATA_TOPIC)
+            if topic is None:
+                config = broker.config
+                replication = config["offsets.topic.replication.factor"]
+                live = len(broker.image.unfenced_brokers())
+                if replication > live:
+                    log.warning(
+                        "offsets.topic.replication.factor=%d but %d broker(s) are alive: creating %s with replication factor %d",
+                        replication, live, GROUP_METADATA_TOPIC, live,
+                    )
+                    replication = live
+                request = TopicRequest(
+                    GROUP_METADATA_TOPIC,
+                    num_partitions=config["offsets.topic.num.partitions"],
+                    replication_factor=replication,
+                    configs={"cleanup.policy": "compact", "compression.type": "producer", "segment.bytes": str(self.segment_bytes)},
+                )
+                try:
+                    results = await asyncio.wait_for(create_topics(broker, [request]), CREATE_TIMEOUT_S)
+                except asyncio.TimeoutError:
+                    return ErrorCode.COORDINATOR_NOT_AVAILABLE
+                error = results[0].error_code
+                if error not in (ErrorCode.NONE, ErrorCode.TOPIC_ALREADY_EXISTS):
+                    log.warning("creating %s failed: %s", GROUP_METADATA_TOPIC, results[0].error_message)
+                    return ErrorCode.COORDINATOR_NOT_AVAILABLE
+                topic = broker.image.topic(GROUP_METADATA_TOPIC)
+                if topic is None or not broker.partitions_ready(topic):
+                    return ErrorCode.COORDINATOR_NOT_AVAILABLE
+            if any(p.leader == broker.node_id and i not in self.coordinator.partitions for i, p in topic.partitions.items()):
+                await self.adopt_partitions()
+        return ErrorCode.NONE
+
+    async def _expire_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.retention_check_ms / 1000)
+            try:
+                await self.coordinator.expire_offsets()
+            except Exception:
+                log.exception("expiring offsets failed")

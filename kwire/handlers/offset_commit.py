@@ -1,0 +1,68 @@
+"""OffsetCommit (api key 8), versions 2-10.
+
+Checks as Kafka's classic group coordinator does: a member of the group
+commits with its generation (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
+FENCED_INSTANCE_ID, REBALANCE_IN_PROGRESS while the group completes a
+rebalance); generation -1 without a member id commits for a group without
+members ("simple" commits, e.g. the admin client), creating the group if
+needed; a commit with a generation for an unknown group gets
+GROUP_ID_NOT_FOUND (v9+) or ILLEGAL_GENERATION. Topics that do not exist get
+UNKNOWN_TOPIC_OR_PARTITION (v10, by topic id: UNKNOWN_TOPIC_ID). Metadata
+longer than offset.metadata.max.bytes (4096) gets OFFSET_METADATA_TOO_LARGE.
+v2-4 may ask for a retention time, which sets the offset's expire time.
+
+The answer is sent after the offsets are appended to __consumer_offsets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kwire_protocol import messages
+from kwire_protocol.error_codes import ErrorCode
+from kwire_protocol.messages import ApiKey
+
+from kwire.groups.coordinator import OffsetCommit
+from kwire.handlers import handles
+
+OffsetCommitResponse = messages.OffsetCommitResponse
+Topic = OffsetCommitResponse.cls.OffsetCommitResponseTopic
+Partition = Topic.OffsetCommitResponsePartition
+
+
+@handles(ApiKey.OFFSET_COMMIT)
+async def offset_commit(broker: Any, request: Any) -> Any:
+    body = request.body
+    version = request.version
+    image = broker.image
+    commits: list[OffsetCommit] = []
+    errors: dict[tuple[int, int], int] = {}  # (topic index, partition index in request) -> error
+    for ti, topic in enumerate(body.topics):
+        known = image.topic_by_id(topic.topic_id) if version >= 10 else image.topic(topic.name)
+        for pi, p in enumerate(topic.partitions):
+            if known is None:
+                errors[(ti, pi)] = ErrorCode.UNKNOWN_TOPIC_ID if version >= 10 else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                continue
+            commits.append(
+                OffsetCommit(known.name, p.partition_index, p.committed_offset, p.committed_leader_epoch, p.committed_metadata, known.topic_id)
+            )
+    group_error, commit_errors = await broker.group_coordinator.coordinator.commit_offsets(
+        body.group_id,
+        body.generation_id_or_member_epoch,
+        body.member_id or "",
+        body.group_instance_id if version >= 7 else None,
+        body.retention_time_ms if 2 <= version <= 4 else -1,
+        commits,
+        version,
+    )
+    results = iter(commit_errors)
+    topics = []
+    for ti, topic in enumerate(body.topics):
+        partitions = []
+        for pi, p in enumerate(topic.partitions):
+            error = errors.get((ti, pi))
+            if error is None:
+                error = group_error if group_error != ErrorCode.NONE else next(results)
+            partitions.append(Partition(partition_index=p.partition_index, error_code=error))
+        topics.append(Topic(name=topic.name, topic_id=topic.topic_id, partitions=partitions))
+    return OffsetCommitResponse(throttle_time_ms=0, topics=topics)
