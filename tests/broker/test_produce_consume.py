@@ -123,17 +123,7 @@ def compressible_records(count: int) -> list[Out]:
     return [Out(f"key-{i}".encode(), (f"value {i} " * 40).encode(), [("n", str(i).encode())]) for i in range(count)]
 
 
-# librdkafka enables lz4 only when the broker advertises FindCoordinator (its
-# "LZ4" feature probe), which comes with groups (issue 6); until then it sends
-# those batches uncompressed.
-LZ4_NEEDS_FIND_COORDINATOR = pytest.mark.xfail(reason="librdkafka needs FindCoordinator advertised to use lz4 (issue 6)", strict=True)
-
-
-MATRIX = [
-    pytest.param(producer, compression, id=f"{producer}-{compression}",
-                 marks=[LZ4_NEEDS_FIND_COORDINATOR] if (producer, compression) == ("confluent", "lz4") else [])
-    for producer in CLIENTS for compression in COMPRESSIONS
-]
+MATRIX = [(producer, compression) for producer in CLIENTS for compression in COMPRESSIONS]
 
 
 @pytest.mark.parametrize(("producer", "compression"), MATRIX)
@@ -150,6 +140,8 @@ def test_compression_matrix(broker: BrokerProcess, topic_name: str, producer: st
         ], consumer
     batches = batch_headers(broker, topic_name)
     assert sum(delta + 1 for _, delta, _ in batches) == 30
+    # (librdkafka compresses with lz4 only when the broker advertises
+    # FindCoordinator, its probe for the "LZ4" feature.)
     assert {attributes & 7 for _, _, attributes in batches} == {CODEC_IDS[compression]}  # stored as the client compressed it
 
 
