@@ -4,8 +4,13 @@ Each partition's records must be exactly one v2 batch (Kafka's
 ProduceRequest.validateRecords for v3+; otherwise INVALID_RECORD). The batch
 is checked by its header and CRC only and appended as bytes: no record is
 decoded, except for compacted topics, where every record needs a key (as
-Kafka checks), and when message.timestamp.before.max.ms is set, which needs
-each record's timestamp.
+Kafka checks), when a timestamp may be out of bounds
+(message.timestamp.before/after.max.ms), and when the topic's
+compression.type names a codec other than the batch's: Kafka's LogValidator
+then rebuilds the batch with that codec (compression levels are not applied
+yet). Records that fail a check are answered as Kafka does (v8+): one
+record error per bad record (its index in the batch and Kafka's message)
+and a summary error message.
 
 acks: 0 sends no response, and closes the connection when a partition
 failed, as Kafka does (KafkaApis.handleProduceRequest), since the producer
@@ -26,14 +31,16 @@ batches carrying a producer id are appended without sequence checks.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 from kwire_protocol import messages
 from kwire_protocol.error_codes import ErrorCode
 from kwire_protocol.errors import CorruptRecordError
 from kwire_protocol.messages import ApiKey
-from kwire_protocol.records.batch import MAGIC, split_batches
-from kwire_protocol.records.compression import ZSTD
+from kwire_protocol.records.batch import MAGIC, NO_TIMESTAMP, split_batches
+from kwire_protocol.records.builder import build_batch
+from kwire_protocol.records.compression import GZIP, LZ4, NONE, SNAPPY, ZSTD
+from kwire_protocol.records.record import NewRecord
 from kwire_storage.errors import KafkaStorageError, RecordBatchTooLargeError
 
 from kwire.handlers import CLOSE_CONNECTION, handles
@@ -42,10 +49,13 @@ from kwire.topics import is_internal
 log = logging.getLogger(__name__)
 
 LONG_MAX = 2**63 - 1
+# Topic compression.type -> codec of the stored batch ("producer": the batch's own).
+TARGET_CODECS = {"uncompressed": NONE, "gzip": GZIP, "snappy": SNAPPY, "lz4": LZ4, "zstd": ZSTD}
 
 ProduceResponse = messages.ProduceResponse
 TopicResponse = ProduceResponse.cls.TopicProduceResponse
 PartitionResponse = TopicResponse.PartitionProduceResponse
+RecordError = PartitionResponse.BatchIndexAndErrorMessage
 
 
 @handles(ApiKey.PRODUCE, advertised_min_version=0)
@@ -85,9 +95,9 @@ def _append(broker: Any, topic: Any, index: int, records: Any, version: int) -> 
     partition_log = broker.partitions.get(topic.name, index)
     if partition_log is None:
         return ErrorCode.NOT_LEADER_OR_FOLLOWER, None
-    error = _check_batch(records, version, partition_log.config, broker.clock_ms())
-    if error != ErrorCode.NONE:
-        return error, None
+    rejection, records = _validate(records, version, partition_log.config, broker.clock_ms(), f"{topic.name}-{index}")
+    if rejection is not None:
+        return rejection.error, rejection
     try:
         info = broker.partitions.append(topic.name, index, records, partition.leader_epoch)
     except CorruptRecordError:
@@ -100,39 +110,86 @@ def _append(broker: Any, topic: Any, index: int, records: Any, version: int) -> 
     return ErrorCode.NONE, info
 
 
-def _check_batch(records: Any, version: int, config: Any, now_ms: int) -> int:
-    """Kafka's per-partition checks (LogValidator), from the header where it suffices."""
+class Rejection(NamedTuple):
+    """Why a partition's batch was refused: the error, and for bad records
+    Kafka's summary message and (batch index, message) per record."""
+
+    error: int
+    message: str | None = None
+    record_errors: tuple[tuple[int, str], ...] = ()
+
+
+def _validate(records: Any, version: int, config: Any, now_ms: int, topic_partition: str) -> tuple[Rejection | None, Any]:
+    """Kafka's per-partition checks (LogValidator), from the header where it
+    suffices. Returns a rejection, or the records to append: as sent, or
+    rebuilt with the topic's compression.type."""
     if records is None or len(records) == 0:
-        return ErrorCode.INVALID_RECORD
+        return Rejection(ErrorCode.INVALID_RECORD), None
     try:
         batches = list(split_batches(records))
     except CorruptRecordError as e:
         # A magic other than 2 is refused before the CRC is even looked at.
-        return ErrorCode.INVALID_RECORD if "magic" in str(e) else ErrorCode.CORRUPT_MESSAGE
+        return Rejection(ErrorCode.INVALID_RECORD if "magic" in str(e) else ErrorCode.CORRUPT_MESSAGE), None
     if len(batches) != 1 or batches[0].magic != MAGIC:
-        return ErrorCode.INVALID_RECORD
+        return Rejection(ErrorCode.INVALID_RECORD), None
     batch = batches[0]
     if batch.compression == ZSTD and version < 7:
-        return ErrorCode.UNSUPPORTED_COMPRESSION_TYPE
+        return Rejection(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE), None
     if batch.size > config.max_message_bytes:
-        return ErrorCode.MESSAGE_TOO_LARGE
-    if not config.log_append_time and batch.max_timestamp > now_ms + config.message_timestamp_after_max_ms:
-        return ErrorCode.INVALID_TIMESTAMP
-    if config.compact or config.message_timestamp_before_max_ms < LONG_MAX:
-        # Only here are records decoded: a compacted topic needs a key on
-        # every record, and the lower timestamp bound needs every timestamp.
-        try:
-            decoded = batch.records()
-        except CorruptRecordError:
-            return ErrorCode.CORRUPT_MESSAGE
-        if config.compact and not batch.is_control and any(r.key is None for r in decoded):
-            return ErrorCode.INVALID_RECORD
-        if not config.log_append_time and any(r.timestamp < now_ms - config.message_timestamp_before_max_ms for r in decoded):
-            return ErrorCode.INVALID_TIMESTAMP
-    return ErrorCode.NONE
+        return Rejection(ErrorCode.MESSAGE_TOO_LARGE), None
+    lowest = now_ms - config.message_timestamp_before_max_ms
+    highest = now_ms + config.message_timestamp_after_max_ms
+    check_timestamps = not config.log_append_time and (batch.max_timestamp > highest or config.message_timestamp_before_max_ms < LONG_MAX)
+    target = TARGET_CODECS.get(config.compression_type, batch.compression)
+    if not (config.compact or check_timestamps or target != batch.compression):
+        return None, records
+    # Only here are records decoded.
+    try:
+        decoded = batch.records()
+    except CorruptRecordError:
+        return Rejection(ErrorCode.CORRUPT_MESSAGE), None
+    errors: list[tuple[int, int, str]] = []  # (error code, batch index, message), as LogValidator.validateRecord
+    for index, record in enumerate(decoded):
+        if config.compact and not batch.is_control and record.key is None:
+            errors.append((ErrorCode.INVALID_RECORD, index, f"Compacted topic cannot accept message without key in topic partition {topic_partition}"))
+        elif check_timestamps and record.timestamp != NO_TIMESTAMP and not lowest <= record.timestamp <= highest:
+            errors.append((ErrorCode.INVALID_TIMESTAMP, index, f"Timestamp {record.timestamp} of message with offset {record.offset} is out of range. "
+                                                               f"The timestamp should be within [{lowest}, {highest}]"))
+    if errors:
+        return _record_errors_rejection(errors), None
+    if target == batch.compression:
+        return None, records
+    rebuilt = build_batch(
+        [NewRecord(r.key, r.value, r.headers, r.timestamp) for r in decoded],
+        compression=target, producer_id=batch.producer_id, producer_epoch=batch.producer_epoch, base_sequence=batch.base_sequence,
+        is_transactional=batch.is_transactional, partition_leader_epoch=batch.partition_leader_epoch,
+    )
+    if len(rebuilt) > config.max_message_bytes:
+        return Rejection(ErrorCode.MESSAGE_TOO_LARGE), None
+    return None, rebuilt
+
+
+def _record_errors_rejection(errors: list[tuple[int, int, str]]) -> Rejection:
+    """LogValidator.processRecordErrors: any bad timestamp makes it INVALID_TIMESTAMP."""
+    record_errors = tuple((index, message) for _, index, message in errors)
+    if any(code == ErrorCode.INVALID_TIMESTAMP for code, _, _ in errors):
+        return Rejection(ErrorCode.INVALID_TIMESTAMP, "One or more records have been rejected due to invalid timestamp", record_errors)
+    shown = ", ".join(f"RecordError(batchIndex={index}, message='{message}')" for index, message in record_errors[:3])
+    return Rejection(
+        ErrorCode.INVALID_RECORD,
+        f"One or more records have been rejected due to {len(errors)} record errors in total, "
+        f"and only showing the first three errors at most: [{shown}]",
+        record_errors,
+    )
 
 
 def _partition_response(index: int, error: int, info: Any) -> Any:
+    """`info` is the AppendInfo of a success, a Rejection, or None."""
+    if isinstance(info, Rejection):
+        return PartitionResponse(
+            index=index, error_code=error, base_offset=-1, log_append_time_ms=-1, log_start_offset=-1, error_message=info.message,
+            record_errors=[RecordError(batch_index=i, batch_index_error_message=m) for i, m in info.record_errors],
+        )
     if info is None:
         return PartitionResponse(index=index, error_code=error, base_offset=-1, log_append_time_ms=-1, log_start_offset=-1)
     return PartitionResponse(

@@ -9,6 +9,7 @@ tests that need other broker settings start their own.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -387,3 +388,79 @@ def test_reset_to_latest_then_reads_new_records(broker: BrokerProcess, topic_nam
     finally:
         consumer.close()
 
+
+
+# -- what the broker checks and rewrites in a batch (Kafka's LogValidator) ---------------
+
+BATCH_REJECTED = "Failed to append record because it was part of a batch which had one more more invalid records"
+
+
+def kafka_python_outcomes(bootstrap: str, topic: str, records: list[Out]) -> list[tuple[str, str]]:
+    """Send `records` as one batch with kafka-python; per record ("ok", offset) or (exception, message)."""
+    producer = kafka.KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=100, retries=0)
+    try:
+        futures = [producer.send(topic, key=r.key, value=r.value, timestamp_ms=r.timestamp, partition=0) for r in records]
+        producer.flush(10)
+        outcomes = []
+        for future in futures:
+            try:
+                outcomes.append(("ok", str(future.get(10).offset)))
+            except kafka.errors.KafkaError as e:
+                outcomes.append((type(e).__name__, str(e)))
+        return outcomes
+    finally:
+        producer.close(5)
+
+
+def test_invalid_timestamp_names_the_record(broker: BrokerProcess, topic_name: str) -> None:
+    """Kafka answers INVALID_TIMESTAMP with a record error for each bad record (v8+),
+    and kafka-python fails that record with the broker's message, the others of the
+    batch with a generic error; nothing is appended."""
+    create_topic(broker.bootstrap_servers, topic_name)
+    now = now_ms()
+    outcomes = kafka_python_outcomes(broker.bootstrap_servers, topic_name, [
+        Out(None, b"ok", [], now), Out(None, b"two hours ahead", [], now + 7_200_000), Out(None, b"ok too", [], now),
+    ])
+    assert outcomes[0] == outcomes[2] == ("KafkaError", f"KafkaError: {BATCH_REJECTED}")
+    name, message = outcomes[1]
+    assert name == "InvalidTimestampError"
+    assert re.fullmatch(rf"\[Error 32\] InvalidTimestampError: Timestamp {now + 7_200_000} of message with offset 1 is out of range\. "
+                        rf"The timestamp should be within \[-\d+, (\d+)\]", message), message
+    assert consume("aiokafka", broker.bootstrap_servers, topic_name, count=1, timeout=0.5) == []
+
+
+def test_compacted_topic_refuses_records_without_key(broker: BrokerProcess, topic_name: str) -> None:
+    create_topic(broker.bootstrap_servers, topic_name, configs={"cleanup.policy": "compact"})
+    outcomes = kafka_python_outcomes(broker.bootstrap_servers, topic_name, [Out(b"k", b"keyed"), Out(None, b"no key"), Out(None, b"no key either")])
+    no_key = f"[Error 87] InvalidRecordError: Compacted topic cannot accept message without key in topic partition {topic_name}-0"
+    assert outcomes == [("KafkaError", f"KafkaError: {BATCH_REJECTED}"), ("InvalidRecordError", no_key), ("InvalidRecordError", no_key)]
+    assert [s.offset for s in produce("confluent", broker.bootstrap_servers, topic_name, [Out(b"k", b"keyed")])] == [0]
+
+
+@pytest.mark.parametrize(("topic_compression", "sent_as"), [
+    ("gzip", "none"), ("snappy", "zstd"), ("lz4", "gzip"), ("zstd", "snappy"), ("uncompressed", "lz4"), ("producer", "zstd"),
+])
+def test_topic_compression_type_recompresses(broker: BrokerProcess, topic_name: str, topic_compression: str, sent_as: str) -> None:
+    """A topic's compression.type other than "producer" makes the broker store
+    batches in that codec, whatever the producer used (Kafka's LogValidator)."""
+    create_topic(broker.bootstrap_servers, topic_name, configs={"compression.type": topic_compression})
+    records = compressible_records(10)
+    sent = produce("kafka-python", broker.bootstrap_servers, topic_name, records, compression=sent_as, linger_ms=100)
+    assert [s.offset for s in sent] == list(range(10))
+    stored = {"uncompressed": "none", "producer": sent_as}.get(topic_compression, topic_compression)
+    assert {attributes & 7 for _, _, attributes in batch_headers(broker, topic_name)} == {CODEC_IDS[stored]}
+    for consumer in ("aiokafka", "confluent"):
+        got = consume(consumer, broker.bootstrap_servers, topic_name, count=10)
+        assert [(r.offset, r.key, r.value, r.headers) for r in got] == [(i, r.key, r.value, list(r.headers)) for i, r in enumerate(records)]
+
+
+def test_log_append_time_with_recompression(broker: BrokerProcess, topic_name: str) -> None:
+    """Rebuilt batches keep the records' own timestamps inside; the batch carries
+    the append time as LogAppendTime, which is what consumers see."""
+    create_topic(broker.bootstrap_servers, topic_name, configs={"message.timestamp.type": "LogAppendTime", "compression.type": "gzip"})
+    sent = produce("confluent", broker.bootstrap_servers, topic_name, [Out(None, b"a", [], 1_000), Out(None, b"b", [], 2_000)])
+    append_time = sent[0].timestamp
+    assert append_time > 2_000 and sent[1].timestamp == append_time
+    assert [(attributes & 7, attributes & 8) for _, _, attributes in batch_headers(broker, topic_name)] == [(CODEC_IDS["gzip"], 8)]
+    got = consume("kafka-python", broker.bootstrap_servers, topic_name, count=2)
+    assert [(r.offset, r.value, r.timestamp, r.timestamp_type) for r in got] == [(0, b"a", append_time, LOG_APPEND_TIME), (1, b"b", append_time, LOG_APPEND_TIME)]
