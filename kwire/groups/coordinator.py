@@ -699,7 +699,8 @@ class GroupCoordinator:
             return error, []
         group = self.groups.get(group_id)
         if group is None:
-            return ErrorCode.UNKNOWN_MEMBER_ID, []
+            # Kafka 4.4 answers each member, not the request, for an unknown group.
+            return NONE, [ErrorCode.UNKNOWN_MEMBER_ID for _ in members]
         if group.state == DEAD:
             return ErrorCode.COORDINATOR_NOT_AVAILABLE, []
         results: list[int] = []

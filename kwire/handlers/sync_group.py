@@ -24,6 +24,9 @@ SyncGroupResponse = messages.SyncGroupResponse
 async def sync_group(broker: Any, request: Any) -> Any:
     body = request.body
     version = request.version
+    if version >= 5 and (body.protocol_type is None or body.protocol_name is None):
+        # Mandatory from v5 (Kafka's SyncGroupRequest.areMandatoryProtocolTypeAndNamePresent).
+        return SyncGroupResponse(throttle_time_ms=0, error_code=ErrorCode.INCONSISTENT_GROUP_PROTOCOL, assignment=b"")
     result = await broker.group_coordinator.coordinator.sync_group(
         body.group_id,
         body.generation_id,

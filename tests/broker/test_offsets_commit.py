@@ -217,4 +217,28 @@ def test_find_coordinator_versions_and_key_types(offsets_broker: BrokerProcess) 
         assert [(c.key, c.error_code, c.node_id) for c in body.coordinators] == [("a", 0, 1), ("b", 0, 1)]
         # No transaction coordinator yet: what Kafka answers until it has one.
         body = wire.call(ApiKey.FIND_COORDINATOR, 4, messages.FindCoordinatorRequest(key_type=1, coordinator_keys=["txn"]))
-        assert [(c.error_code, c.node_id, c.host, c.port) for c in body.coordinators] == [(ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, "", -1)]
+        assert [(c.error_code, c.error_message, c.node_id, c.host, c.port) for c in body.coordinators] == [(ErrorCode.COORDINATOR_NOT_AVAILABLE, "", -1, "", -1)]
+        body = wire.call(ApiKey.FIND_COORDINATOR, 6, messages.FindCoordinatorRequest(key_type=2, coordinator_keys=["share"]))
+        assert [(c.error_code, c.node_id) for c in body.coordinators] == [(ErrorCode.INVALID_REQUEST, -1)]
+        body = wire.call(ApiKey.FIND_COORDINATOR, 3, messages.FindCoordinatorRequest(key="g1", key_type=0))
+        assert body.error_message == "NONE"  # Kafka's Errors.NONE.message()
+
+
+def test_answers_for_unknown_groups_as_kafka_4_4(offsets_broker: BrokerProcess) -> None:
+    """Compared with a real Kafka 4.4 (compat_tests/reference_kafka.py)."""
+    with WireClient.connect(offsets_broker.port) as wire:
+        _coordinator_ready(wire, "nogroup")
+        Member = messages.LeaveGroupRequest.cls.MemberIdentity
+        body = wire.call(ApiKey.LEAVE_GROUP, 5, messages.LeaveGroupRequest(group_id="nogroup", members=[Member(member_id="x")]))
+        assert (body.error_code, [m.error_code for m in body.members]) == (0, [ErrorCode.UNKNOWN_MEMBER_ID])
+        assert wire.call(ApiKey.LEAVE_GROUP, 1, messages.LeaveGroupRequest(group_id="nogroup", member_id="x")).error_code == ErrorCode.UNKNOWN_MEMBER_ID
+        assert wire.call(ApiKey.HEARTBEAT, 4, messages.HeartbeatRequest(group_id="nogroup", generation_id=1, member_id="x")).error_code == ErrorCode.UNKNOWN_MEMBER_ID
+        sync = messages.SyncGroupRequest(group_id="nogroup", generation_id=1, member_id="x", assignments=[])
+        assert wire.call(ApiKey.SYNC_GROUP, 5, sync).error_code == ErrorCode.INCONSISTENT_GROUP_PROTOCOL
+        [g5] = wire.call(ApiKey.DESCRIBE_GROUPS, 5, messages.DescribeGroupsRequest(groups=["nogroup"])).groups
+        assert (g5.error_code, g5.group_state, g5.authorized_operations) == (0, "Dead", -(2**31))
+        [g6] = wire.call(ApiKey.DESCRIBE_GROUPS, 6, messages.DescribeGroupsRequest(groups=["nogroup"])).groups
+        assert (g6.error_code, g6.error_message, g6.group_state) == (ErrorCode.GROUP_ID_NOT_FOUND, "Group nogroup not found.", "Dead")
+        [d] = wire.call(ApiKey.DELETE_GROUPS, 3, messages.DeleteGroupsRequest(groups_names=["nogroup"])).results
+        assert (d.error_code, d.error_message) == (ErrorCode.GROUP_ID_NOT_FOUND, None)
+        assert wire.call(ApiKey.OFFSET_DELETE, 0, messages.OffsetDeleteRequest(group_id="nogroup", topics=[])).error_code == ErrorCode.GROUP_ID_NOT_FOUND
