@@ -71,13 +71,15 @@ def _raise_open_files_limit() -> None:
 
 
 async def _serve(broker: Broker) -> None:
-    await broker.start()
-    for key, value in broker.config.unknown.items():
-        logging.getLogger("kwire").warning("configuration %s=%s is not used by kwire", key, value)
+    # Handlers first: a SIGTERM that arrives while starting (or right after
+    # "listening on" is logged) still means a clean shutdown.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    await broker.start()
+    for key, value in broker.config.unknown.items():
+        logging.getLogger("kwire").warning("configuration %s=%s is not used by kwire", key, value)
     await stop.wait()
     await broker.stop()
 
