@@ -76,11 +76,6 @@ class GroupConfig:
 
     @classmethod
     def from_broker_config(cls, config: Any) -> GroupConfig:
-        def extra(name: str, default: int) -> int:
-            # Keys kwire's config table does not list yet (kept in `originals`).
-            raw = config.originals.get(name)
-            return int(raw) if raw is not None else default
-
         return cls(
             num_partitions=config["offsets.topic.num.partitions"],
             initial_rebalance_delay_ms=config["group.initial.rebalance.delay.ms"],
@@ -88,7 +83,7 @@ class GroupConfig:
             max_session_timeout_ms=config["group.max.session.timeout.ms"],
             max_size=config["group.max.size"],
             offsets_retention_ms=config["offsets.retention.minutes"] * 60_000,
-            offset_metadata_max_bytes=extra("offset.metadata.max.bytes", 4096),
+            offset_metadata_max_bytes=config["offset.metadata.max.bytes"],
         )
 
 

@@ -98,8 +98,8 @@ class GroupCoordinatorRunner:
         self.broker = broker
         config = broker.config
         self.coordinator = GroupCoordinator(GroupConfig.from_broker_config(config), PartitionOffsetsLog(broker), broker.clock_ms, LoopTimers())
-        self.retention_check_ms = int(config.originals.get("offsets.retention.check.interval.ms", 600000))
-        self.segment_bytes = int(config.originals.get("offsets.topic.segment.bytes", 104857600))
+        self.retention_check_ms = config["offsets.retention.check.interval.ms"]
+        self.segment_bytes = config["offsets.topic.segment.bytes"]
         self._tasks: list[asyncio.Task[Any]] = []
         self._create_lock = asyncio.Lock()
 
