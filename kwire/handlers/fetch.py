@@ -109,7 +109,7 @@ async def fetch(broker: Any, request: Any) -> Any:
                 high_watermark=result.high_watermark,
                 last_stable_offset=result.last_stable_offset,
                 log_start_offset=result.log_start_offset,
-                aborted_transactions=[] if isolation == READ_COMMITTED else None,
+                aborted_transactions=_aborted_transactions(result.error_code, isolation),
                 preferred_read_replica=-1,
                 records=result.data,
             )
@@ -120,10 +120,23 @@ async def fetch(broker: Any, request: Any) -> Any:
                 topic="",
                 topic_id=topic.topic_id,
                 partitions=[PartitionData(partition_index=p.partition, error_code=ErrorCode.UNKNOWN_TOPIC_ID, high_watermark=-1,
-                                          last_stable_offset=-1, log_start_offset=-1, records=b"") for p in topic.partitions],
+                                          last_stable_offset=-1, log_start_offset=-1, aborted_transactions=[], records=b"")
+                            for p in topic.partitions],
             )
         )
     return FetchResponse(throttle_time_ms=0, error_code=ErrorCode.NONE, session_id=context.session_id, responses=responses)
+
+
+def _aborted_transactions(error_code: int, isolation: int) -> list[Any] | None:
+    """As Kafka fills the field: partitions refused up front (unknown topic or
+    partition, KafkaApis) carry an empty list; failed reads (ReplicaManager)
+    none; successful reads an empty list under read_committed (no aborted
+    transactions until issue 7), none under read_uncommitted."""
+    if error_code in (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.UNKNOWN_TOPIC_ID):
+        return []
+    if error_code != ErrorCode.NONE:
+        return None
+    return [] if isolation == READ_COMMITTED else None
 
 
 def _read(broker: Any, partitions: list[FetchPartition], max_bytes: int, isolation: int) -> list[PartitionResult]:
@@ -158,7 +171,9 @@ def _read(broker: Any, partitions: list[FetchPartition], max_bytes: int, isolati
         try:
             chunk = log.read(p.fetch_offset, limit, max_offset=upper, min_one_message=min_one_message)
         except OffsetOutOfRangeError:
+            # Kafka's ReplicaManager answers a failed read with unknown offsets.
             result.error_code = ErrorCode.OFFSET_OUT_OF_RANGE
+            result.high_watermark = result.last_stable_offset = result.log_start_offset = -1
             continue
         if chunk.size:
             result.records_size = chunk.size

@@ -9,6 +9,8 @@ Per partition, by the requested timestamp:
      storage here, so offset -1, as Kafka answers without remote storage;
   t >= 0: the first record whose timestamp is >= t, exactly, even inside a
      batch; none: offset -1 and timestamp -1.
+A special timestamp asked for below the version that introduced it, or any
+other negative timestamp, answers UNSUPPORTED_VERSION, as Kafka 4.4 does.
 v4+: `current_leader_epoch` is checked as in Fetch.
 """
 
@@ -28,6 +30,8 @@ PartitionResponse = TopicResponse.ListOffsetsPartitionResponse
 
 LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL, LATEST_TIERED, EARLIEST_PENDING_UPLOAD = -1, -2, -3, -4, -5, -6
 READ_COMMITTED = 1
+# The first version that may ask for each special timestamp.
+SINCE_VERSION = {LATEST: 0, EARLIEST: 0, MAX_TIMESTAMP: 7, EARLIEST_LOCAL: 8, LATEST_TIERED: 9, EARLIEST_PENDING_UPLOAD: 11}
 
 
 @handles(ApiKey.LIST_OFFSETS)
@@ -38,12 +42,12 @@ def list_offsets(broker: Any, request: Any) -> Any:
     for topic in body.topics:
         partitions = []
         for p in topic.partitions:
-            partitions.append(_lookup(broker, image, topic.name, p, body.isolation_level))
+            partitions.append(_lookup(broker, image, topic.name, p, body.isolation_level, request.version))
         topics.append(TopicResponse(name=topic.name, partitions=partitions))
     return ListOffsetsResponse(throttle_time_ms=0, topics=topics)
 
 
-def _lookup(broker: Any, image: Any, topic: str, p: Any, isolation: int) -> Any:
+def _lookup(broker: Any, image: Any, topic: str, p: Any, isolation: int, version: int) -> Any:
     def answer(error: int = ErrorCode.NONE, timestamp: int = -1, offset: int = -1, epoch: int = -1) -> Any:
         return PartitionResponse(partition_index=p.partition_index, error_code=error, timestamp=timestamp, offset=offset, leader_epoch=epoch)
 
@@ -58,6 +62,8 @@ def _lookup(broker: Any, image: Any, topic: str, p: Any, isolation: int) -> Any:
     if log is None:
         return answer(ErrorCode.NOT_LEADER_OR_FOLLOWER)
     timestamp = p.timestamp
+    if timestamp < 0 and version < SINCE_VERSION.get(timestamp, 2**31):
+        return answer(ErrorCode.UNSUPPORTED_VERSION)
     if timestamp == LATEST:
         # The last stable offset equals the high watermark until transactions land.
         return answer(offset=log.high_watermark, epoch=partition.leader_epoch)
@@ -67,8 +73,6 @@ def _lookup(broker: Any, image: Any, topic: str, p: Any, isolation: int) -> Any:
         return answer(offset=start, epoch=-1 if epoch is None else epoch)
     if timestamp in (LATEST_TIERED, EARLIEST_PENDING_UPLOAD):
         return answer()
-    if timestamp < 0 and timestamp != MAX_TIMESTAMP:
-        return answer(ErrorCode.INVALID_REQUEST)
     found = log.largest_timestamp() if timestamp == MAX_TIMESTAMP else log.offset_for_timestamp(timestamp)
     if found is None or found.offset >= log.high_watermark:
         return answer()

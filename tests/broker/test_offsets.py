@@ -23,7 +23,12 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from kafka.admin import OffsetSpec as KafkaPythonOffsetSpec
 
 from kwire.testing import BrokerProcess
+from kwire_protocol import messages
+from kwire_protocol.error_codes import ErrorCode
+from kwire_protocol.messages import ApiKey
+from kwire_protocol.records.batch import split_batches
 from tests.broker.clients import CLIENTS, LOG_APPEND_TIME, Out, batch_headers, confluent_consumer, consume, create_topic, kafka_python_consumer, produce
+from tests.broker.wire import WireClient, fetch_request
 
 T = 1_750_000_000_000
 TIMESTAMPS = [T + 10 * i for i in range(10)]  # one batch, offsets 0-9
@@ -233,3 +238,70 @@ def test_unknown_partition(broker: BrokerProcess, timed_topic: str) -> None:
             admin.list_partition_offsets({kafka.TopicPartition(timed_topic, 5): KafkaPythonOffsetSpec.LATEST}, timeout_ms=2000)
     finally:
         admin.close()
+
+
+# -- exact answers on the wire (checked against Apache Kafka 4.4) ------------------------
+
+
+def list_offsets_answer(broker: BrokerProcess, topic: str, timestamp: int, version: int) -> tuple[int, int, int]:
+    """(error code, timestamp, offset) of a ListOffsets for partition 0."""
+    request_topic = messages.ListOffsetsRequest.cls.ListOffsetsTopic
+    request = messages.ListOffsetsRequest(replica_id=-1, isolation_level=0, topics=[
+        request_topic(name=topic, partitions=[request_topic.ListOffsetsPartition(partition_index=0, timestamp=timestamp, current_leader_epoch=-1)]),
+    ])
+    with WireClient.connect(broker.port) as wire:
+        body = wire.call(ApiKey.LIST_OFFSETS, version, request)
+    [answer] = body.topics[0].partitions
+    return answer.error_code, answer.timestamp, answer.offset
+
+
+@pytest.mark.parametrize(("timestamp", "version", "expected"), [
+    (-3, 6, (ErrorCode.UNSUPPORTED_VERSION, -1, -1)),  # max timestamp needs v7 (KIP-734)
+    (-3, 7, (ErrorCode.NONE, T + 300, 11)),
+    (-4, 7, (ErrorCode.UNSUPPORTED_VERSION, -1, -1)),  # earliest local needs v8
+    (-4, 8, (ErrorCode.NONE, -1, 0)),
+    (-5, 8, (ErrorCode.UNSUPPORTED_VERSION, -1, -1)),  # latest tiered needs v9
+    (-5, 9, (ErrorCode.NONE, -1, -1)),
+    (-6, 10, (ErrorCode.UNSUPPORTED_VERSION, -1, -1)),  # earliest pending upload needs v11
+    (-6, 11, (ErrorCode.NONE, -1, -1)),
+    (-7, 11, (ErrorCode.UNSUPPORTED_VERSION, -1, -1)),  # no such special timestamp
+    (-100, 1, (ErrorCode.UNSUPPORTED_VERSION, -1, -1)),
+    (-2, 1, (ErrorCode.NONE, -1, 0)),
+    (-1, 1, (ErrorCode.NONE, -1, 12)),
+])
+def test_special_timestamps_by_version(broker: BrokerProcess, timed_topic: str, timestamp: int, version: int, expected: tuple[int, int, int]) -> None:
+    assert list_offsets_answer(broker, timed_topic, timestamp, version) == expected
+
+
+def fetch_answer(broker: BrokerProcess, topic: str, partition: int, offset: int, isolation_level: int) -> Any:
+    request = fetch_request(topic, offset, partition)
+    request.isolation_level = isolation_level
+    with WireClient.connect(broker.port) as wire:
+        body = wire.call(ApiKey.FETCH, 12, request)
+    [answer] = body.responses[0].partitions
+    return answer
+
+
+@pytest.mark.parametrize("isolation_level", [0, 1])
+def test_fetch_out_of_range_answer(broker: BrokerProcess, timed_topic: str, isolation_level: int) -> None:
+    """A read that fails answers unknown offsets (-1) and no aborted-transaction list."""
+    answer = fetch_answer(broker, timed_topic, 0, 100, isolation_level)
+    assert (answer.error_code, answer.high_watermark, answer.last_stable_offset, answer.log_start_offset, answer.aborted_transactions) == (
+        ErrorCode.OFFSET_OUT_OF_RANGE, -1, -1, -1, None)
+    assert not answer.records
+
+
+@pytest.mark.parametrize("isolation_level", [0, 1])
+def test_fetch_unknown_partition_answer(broker: BrokerProcess, timed_topic: str, isolation_level: int) -> None:
+    """A partition refused before reading carries an empty aborted-transaction list."""
+    answer = fetch_answer(broker, timed_topic, 9, 0, isolation_level)
+    assert (answer.error_code, answer.high_watermark, answer.last_stable_offset, answer.log_start_offset, answer.aborted_transactions) == (
+        ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1, -1, [])
+
+
+@pytest.mark.parametrize(("isolation_level", "aborted"), [(0, None), (1, [])])
+def test_fetch_inside_a_batch_answer(broker: BrokerProcess, timed_topic: str, isolation_level: int, aborted: list[Any] | None) -> None:
+    answer = fetch_answer(broker, timed_topic, 0, 5, isolation_level)
+    assert (answer.error_code, answer.high_watermark, answer.last_stable_offset, answer.log_start_offset, answer.aborted_transactions) == (
+        ErrorCode.NONE, 12, 12, 0, aborted)
+    assert [(b.base_offset, b.last_offset) for b in split_batches(bytes(answer.records))] == [(0, 9), (10, 11)]
