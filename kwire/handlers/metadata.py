@@ -49,24 +49,34 @@ async def metadata(broker: Any, request: Any) -> Any:
     else:
         allow_auto_create = version < 4 or body.allow_auto_topic_creation
         to_create: list[str] = []
+        # As KafkaApis: each topic once (a set), unknown ids first, then the
+        # topics that exist, then the names that do not (request order within
+        # each group here; Kafka's order among missing names is its set's).
+        unknown_ids: list[Any] = []
+        missing: list[Any] = []
+        seen: set[Any] = set()
         for requested in topics_requested:
             name = requested.name
+            if (name, requested.topic_id) in seen:
+                continue
+            seen.add((name, requested.topic_id))
             if name is None:
                 topic = image.topic_by_id(requested.topic_id)
                 if topic is None:
-                    topics.append(Topic(error_code=ErrorCode.UNKNOWN_TOPIC_ID, name=None, topic_id=requested.topic_id))
+                    unknown_ids.append(Topic(error_code=ErrorCode.UNKNOWN_TOPIC_ID, name=None, topic_id=requested.topic_id))
                     continue
             else:
                 topic = image.topic(name)
             if topic is not None:
                 topics.append(_topic(topic, include_ops))
             elif invalid_topic_reason(name) is not None:
-                topics.append(Topic(error_code=ErrorCode.INVALID_TOPIC_EXCEPTION, name=name, is_internal=False))
+                missing.append(Topic(error_code=ErrorCode.INVALID_TOPIC_EXCEPTION, name=name, is_internal=False))
             elif allow_auto_create and broker.config["auto.create.topics.enable"]:
                 to_create.append(name)
-                topics.append(Topic(error_code=ErrorCode.LEADER_NOT_AVAILABLE, name=name))
+                missing.append(Topic(error_code=ErrorCode.LEADER_NOT_AVAILABLE, name=name))
             else:
-                topics.append(Topic(error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name=name))
+                missing.append(Topic(error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name=name))
+        topics = [*unknown_ids, *topics, *missing]
         if to_create:
             await broker.auto_create_topics(to_create)
             image = broker.image

@@ -23,6 +23,8 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from kwire.testing import BrokerProcess
+from kwire_protocol.error_codes import ErrorCode
+from kwire_protocol.messages import ApiKey
 from tests.broker.clients import (
     CLIENTS,
     COMPRESSIONS,
@@ -39,6 +41,7 @@ from tests.broker.clients import (
     kafka_python_consumer,
     produce,
 )
+from tests.broker.wire import WireClient, metadata_request
 
 UNKNOWN_TOPIC_OR_PARTITION, MESSAGE_TOO_LARGE, INVALID_TOPIC_EXCEPTION, RECORD_LIST_TOO_LARGE = 3, 10, 17, 18
 OFFSET_OUT_OF_RANGE = 1
@@ -213,7 +216,7 @@ def test_long_poll_returns_a_record_produced_while_waiting(broker: BrokerProcess
     finally:
         thread.join(15)
     assert [(r.offset, r.value) for r in got] == [(1, b"while waiting")]
-    assert produced_at and received_at - produced_at[0] < 0.8, received_at - produced_at[0]
+    assert produced_at and received_at - produced_at[0] < 2.0, received_at - produced_at[0]  # far below the 10 s wait
 
 
 # -- many partitions ----------------------------------------------------------------
@@ -464,3 +467,14 @@ def test_log_append_time_with_recompression(broker: BrokerProcess, topic_name: s
     assert [(attributes & 7, attributes & 8) for _, _, attributes in batch_headers(broker, topic_name)] == [(CODEC_IDS["gzip"], 8)]
     got = consume("kafka-python", broker.bootstrap_servers, topic_name, count=2)
     assert [(r.offset, r.value, r.timestamp, r.timestamp_type) for r in got] == [(0, b"a", append_time, LOG_APPEND_TIME), (1, b"b", append_time, LOG_APPEND_TIME)]
+
+
+def test_metadata_answers_each_topic_once(broker: BrokerProcess, topic_name: str) -> None:
+    """Kafka reads the requested names as a set: duplicates are answered once,
+    topics that exist before names that do not (checked against Kafka 4.4)."""
+    create_topic(broker.bootstrap_servers, topic_name)
+    with WireClient.connect(broker.port) as wire:
+        body = wire.call(ApiKey.METADATA, 12, metadata_request(["bad name!", topic_name, topic_name], allow_auto_topic_creation=False))
+    assert [(t.name, t.error_code, len(t.partitions)) for t in body.topics] == [
+        (topic_name, ErrorCode.NONE, 1), ("bad name!", ErrorCode.INVALID_TOPIC_EXCEPTION, 0),
+    ]
