@@ -115,8 +115,14 @@ def test_one_megabyte_record(broker: BrokerProcess, topic_name: str) -> None:
     assert [s.offset for s in sent] == [0, 1]
     batches = batch_headers(broker, topic_name)
     assert [b[0] for b in batches] == [0, 1]
+    small_fetches = {"kafka-python": {"max_partition_fetch_bytes": 1024, "fetch_max_bytes": 1024},
+                     "aiokafka": {"max_partition_fetch_bytes": 1024, "fetch_max_bytes": 1024},
+                     "confluent": {"max.partition.fetch.bytes": 1024, "fetch.max.bytes": 1024, "message.max.bytes": 1024}}
     for consumer in CLIENTS:
         got = consume(consumer, broker.bootstrap_servers, topic_name, count=2)
+        assert [(r.offset, r.key, r.value) for r in got] == [(0, b"big", value), (1, b"after", b"small")], consumer
+        # Fetch limits far below the batch: the first batch still comes whole (KIP-74).
+        got = consume(consumer, broker.bootstrap_servers, topic_name, count=2, **small_fetches[consumer])
         assert [(r.offset, r.key, r.value) for r in got] == [(0, b"big", value), (1, b"after", b"small")], consumer
 
 
@@ -166,6 +172,15 @@ def test_acks(broker: BrokerProcess, topic_name: str, producer: str, acks: int |
             assert [s.offset for s in sent] == list(range(10))
     got = consume(others(producer)[0], broker.bootstrap_servers, topic_name, count=10)
     assert [(r.offset, r.value) for r in got] == [(i, r.value) for i, r in enumerate(records)]
+
+
+def test_acks_all_with_min_insync_above_replication_factor(broker: BrokerProcess, topic_name: str) -> None:
+    """Kafka 4.x caps min.insync.replicas at the replication factor (KIP-966's
+    effective min ISR), so acks=all on a one-replica topic with
+    min.insync.replicas=2 succeeds (checked against Kafka 4.4)."""
+    create_topic(broker.bootstrap_servers, topic_name, configs={"min.insync.replicas": "2"})
+    sent = produce("confluent", broker.bootstrap_servers, topic_name, [Out(None, b"a"), Out(None, b"b")], acks="all")
+    assert [s.offset for s in sent] == [0, 1]
 
 
 async def _aiokafka_send_no_ack(bootstrap: str, topic: str, records: list[Out]) -> list[object]:
