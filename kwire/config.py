@@ -115,6 +115,9 @@ BROKER_CONFIGS: dict[str, ConfigDef] = _defs(
     ConfigDef("log.remote.copy.lag.bytes", "long", -1, "Default remote.copy.lag.bytes of topics (no tiered storage in kwire)."),
     ConfigDef("log.remote.copy.lag.ms", "long", 0, "Default remote.copy.lag.ms of topics (no tiered storage in kwire)."),
     ConfigDef("producer.id.expiration.ms", "int", 86400000, "Expiry of idle producer ids.", at_least(1)),
+    # kwire's own keys (not Kafka's), for tests and CI: see docs/testing.md.
+    ConfigDef("kwire.admin.listener", "string", None, "host:port of the HTTP admin endpoint (fault injection, restart); off when unset. Never expose it beyond loopback."),
+    ConfigDef("kwire.metadata.fsync", "boolean", True, "fsync the metadata journal before acknowledging a write (kwire serve --dev turns it off)."),
 )
 
 

@@ -113,9 +113,13 @@ class Connection:
                 await self._respond(request.api, 0, request.correlation_id, unsupported_version_response())
                 return True
             raise ProtocolError(f"{request.api.name} v{request.version} is not served")
-        response = handler.fn(self.broker, request)
-        if inspect.isawaitable(response):
-            response = await response
+        faults = self.broker.faults
+        if faults.active:  # fault injection for client tests (kwire/faults.py): the one hook
+            response = await faults.intercept(self.broker, request, handler.fn, self.peer)
+        else:
+            response = handler.fn(self.broker, request)
+            if inspect.isawaitable(response):
+                response = await response
         if response is CLOSE_CONNECTION:
             log.info("closing connection from %s: %s v%d asked to (correlation id %d)", self.peer, request.api.name, request.version, request.correlation_id)
             return False

@@ -39,6 +39,7 @@ from kwire_storage.manager import LogManager
 from kwire.config import BrokerConfig, ConfigError
 from kwire.connection import Connection
 from kwire.delayed import Waiters
+from kwire.faults import Faults
 from kwire.fetch_sessions import FetchSessionCache
 from kwire.groups.loader import GroupCoordinatorRunner
 from kwire.handlers import load_handlers
@@ -79,6 +80,7 @@ class Broker:
             log.warning("kwire uses only the first of log.dirs (%s) so far", config.log_dirs[0])
         self.log_dir = config.log_dirs[0]
         self.waiters = Waiters()
+        self.faults = Faults()  # kwire/faults.py; kwire.node.Node shares one across restarts
         self.fetch_sessions = FetchSessionCache()
         self.quorum: MetadataQuorum | None = None
         self.log_manager: LogManager | None = None
@@ -135,7 +137,7 @@ class Broker:
         self._loop = asyncio.get_running_loop()
         self._prepare_log_dir()
         metadata_dir = Path(self.config["metadata.log.dir"] or self.log_dir) / METADATA_DIR
-        self.quorum = MetadataQuorum(self.node_id, metadata_dir, cluster_id=self.config["cluster.id"])
+        self.quorum = MetadataQuorum(self.node_id, metadata_dir, cluster_id=self.config["cluster.id"], fsync=self.config["kwire.metadata.fsync"])
         self.quorum.start()
         self.log_manager = LogManager(self.log_dir, default_config=LogConfig(self.config.topic_defaults()))
         try:

@@ -70,6 +70,10 @@ class FieldSpec:
     default: Any  # raw default from the schema (None when absent)
     ignorable: bool
     struct: StructSpec | None = None
+    # What the field names, when it names something ('topicName', 'groupId',
+    # 'transactionalId', 'brokerId', ...), and whether it keys its array.
+    entity_type: str | None = None
+    map_key: bool = False
 
     @property
     def is_array(self) -> bool:
@@ -133,6 +137,8 @@ def _build_struct(name: str, raw_fields: list[dict], common: dict[str, list[dict
                 default=raw.get("default"),
                 ignorable=bool(raw.get("ignorable", False)),
                 struct=struct,
+                entity_type=raw.get("entityType"),
+                map_key=bool(raw.get("mapKey", False)),
             )
         )
     return spec
