@@ -14,7 +14,9 @@ ReplicaManager applies them:
   except that the first batch of the first non-empty partition is returned
   whole even when larger (so a consumer can always make progress).
 - Long poll: while fewer than `min_bytes` are available the fetch waits up
-  to `max_wait_ms`, woken by appends to the partitions it reads.
+  to `max_wait_ms`, woken by appends to the partitions it reads. A failed
+  read answers at once; unknown partitions do not (Kafka sets them aside
+  before reading), unless there is nothing else to read.
 - Fetch sessions (KIP-227, v7+): see kwire/fetch_sessions.py.
 - v9+: `current_leader_epoch` older than the partition's answers
   FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH.
@@ -86,9 +88,12 @@ async def fetch(broker: Any, request: Any) -> Any:
         results = _read(broker, context.partitions, body.max_bytes, isolation)
         available = sum(r.records_size for r in results)
         remaining = deadline - time.monotonic()
-        if available >= body.min_bytes or remaining <= 0 or any(r.error_code for r in results):
+        # Unknown partitions are set aside before reading (KafkaApis): they
+        # neither end the wait nor, alone, start one. A failed read ends it.
+        readable = [r for r in results if r.error_code != ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]
+        if not readable or available >= body.min_bytes or remaining <= 0 or any(r.error_code for r in readable):
             break
-        if not await broker.waiters.wait_any([r.key for r in results], remaining):
+        if not await broker.waiters.wait_any([r.key for r in readable], remaining):
             results = _read(broker, context.partitions, body.max_bytes, isolation)
             break
 

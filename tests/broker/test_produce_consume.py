@@ -23,6 +23,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from kwire.testing import BrokerProcess
+from kwire_protocol import messages
 from kwire_protocol.error_codes import ErrorCode
 from kwire_protocol.messages import ApiKey
 from tests.broker.clients import (
@@ -232,6 +233,33 @@ def test_long_poll_returns_a_record_produced_while_waiting(broker: BrokerProcess
         thread.join(15)
     assert [(r.offset, r.value) for r in got] == [(1, b"while waiting")]
     assert produced_at and received_at - produced_at[0] < 2.0, received_at - produced_at[0]  # far below the 10 s wait
+
+
+def timed_fetch(broker: BrokerProcess, partitions: list[tuple[str, int, int]], max_wait_ms: int) -> tuple[float, list[tuple[int, int]]]:
+    """A raw Fetch v12 of (topic, partition, offset)s: (seconds it took, [(partition, error code)])."""
+    fetch_topic = messages.FetchRequest.cls.FetchTopic
+    request = messages.FetchRequest(max_wait_ms=max_wait_ms, min_bytes=1, max_bytes=1 << 20, session_id=0, session_epoch=-1, topics=[
+        fetch_topic(topic=topic, partitions=[fetch_topic.FetchPartition(partition=p, fetch_offset=offset, partition_max_bytes=1 << 20)])
+        for topic, p, offset in partitions
+    ])
+    with WireClient.connect(broker.port) as wire:
+        start = time.monotonic()
+        body = wire.call(ApiKey.FETCH, 12, request)
+        took = time.monotonic() - start
+    return took, [(p.partition_index, p.error_code) for t in body.responses for p in t.partitions]
+
+
+def test_long_poll_and_errors(broker: BrokerProcess, topic_name: str) -> None:
+    """As Kafka 4.4: a failed read (out of range) answers at once; an unknown
+    partition is set aside and the others still wait; alone it answers at once."""
+    create_topic(broker.bootstrap_servers, topic_name)
+    produce("kafka-python", broker.bootstrap_servers, topic_name, [Out(None, b"x")])
+    took, answers = timed_fetch(broker, [(topic_name, 0, 50)], 5_000)
+    assert answers == [(0, ErrorCode.OFFSET_OUT_OF_RANGE)] and took < 1.0
+    took, answers = timed_fetch(broker, [(topic_name, 9, 0)], 5_000)
+    assert answers == [(9, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)] and took < 1.0
+    took, answers = timed_fetch(broker, [(topic_name, 0, 1), ("no-such-topic", 0, 0)], 600)
+    assert answers == [(0, ErrorCode.NONE), (0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)] and took >= 0.55
 
 
 # -- many partitions ----------------------------------------------------------------
