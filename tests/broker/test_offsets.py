@@ -305,3 +305,35 @@ def test_fetch_inside_a_batch_answer(broker: BrokerProcess, timed_topic: str, is
     assert (answer.error_code, answer.high_watermark, answer.last_stable_offset, answer.log_start_offset, answer.aborted_transactions) == (
         ErrorCode.NONE, 12, 12, 0, aborted)
     assert [(b.base_offset, b.last_offset) for b in split_batches(bytes(answer.records))] == [(0, 9), (10, 11)]
+
+
+HOUR = 3_600_000
+
+
+def test_lookups_across_segments(broker: BrokerProcess, topic_name: str) -> None:
+    """Timestamps an hour apart roll segments (segment.ms counts from record
+    timestamps); by-timestamp and max-timestamp lookups and fetches span them.
+    The expected answers are worked out from the records alone."""
+    create_topic(broker.bootstrap_servers, topic_name, configs={"segment.ms": str(HOUR)})
+    batches = [[T, T + 1], [T + 2 * HOUR, T + 2 * HOUR + 1], [T + 4 * HOUR, T + HOUR // 2], [T + 6 * HOUR], [T + 5 * HOUR]]
+    for timestamps in batches:
+        produce("kafka-python", broker.bootstrap_servers, topic_name, [Out(None, str(ts).encode(), [], ts) for ts in timestamps], linger_ms=50)
+    stamps = [ts for timestamps in batches for ts in timestamps]
+    assert len(list((broker.data_dir / f"{topic_name}-0").glob("*.log"))) >= 3
+
+    def expected(target: int) -> tuple[int, int]:
+        return next(((offset, ts) for offset, ts in enumerate(stamps) if ts >= target), (-1, -1))
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
+    tp = confluent_kafka.TopicPartition(topic_name, 0)
+
+    def lookup(spec: Any) -> tuple[int, int]:
+        result = admin.list_offsets({tp: spec}, request_timeout=5)[tp].result(timeout=10)
+        return result.offset, result.timestamp
+
+    targets = sorted({0, *stamps, *(ts + 1 for ts in stamps), T + 3 * HOUR, T + 7 * HOUR})
+    assert {t: lookup(OffsetSpec.for_timestamp(t)) for t in targets} == {t: expected(t) for t in targets}
+    assert lookup(OffsetSpec.max_timestamp()) == (stamps.index(max(stamps)), max(stamps))
+    assert lookup(OffsetSpec.latest()) == (len(stamps), -1)
+    got = consume("aiokafka", broker.bootstrap_servers, topic_name, offset=1, count=len(stamps) - 1)
+    assert [(r.offset, r.timestamp, r.value) for r in got] == [(i, ts, str(ts).encode()) for i, ts in enumerate(stamps)][1:]
