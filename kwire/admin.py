@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
 HEADER_TIMEOUT_S = 10.0
-_REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error"}
+_REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error", 503: "Service Unavailable"}
 _RULE_FIELDS = {"api", "error", "count", "latency_ms", "drop", "topic", "partition"}
 
 
@@ -107,7 +107,10 @@ class AdminServer:
         node = self.node
         parts = [p for p in path.split("?")[0].split("/") if p]
         if parts == ["health"] and method == "GET":
-            return 200, {"status": "ok", "bootstrap_servers": f"127.0.0.1:{node.port}", "restarts": node.restarts}
+            broker = node.broker
+            if broker is None or not broker.bound:
+                return 503, {"status": "starting"}
+            return 200, {"status": "ok", "bootstrap_servers": f"{broker.bound[0].host}:{broker.bound[0].port}", "restarts": node.restarts}
         if parts == ["faults"]:
             if method == "GET":
                 return 200, {"faults": [r.to_dict() for r in node.faults.rules()]}

@@ -37,16 +37,18 @@ class Node:
         return self.admin.address if self.admin is not None else None
 
     async def start(self) -> None:
-        await self._start_broker()
+        # The admin endpoint first: "listening on PLAINTEXT://..." stays the
+        # last start-up line, which BrokerProcess waits for.
         if self.config["kwire.admin.listener"]:
             from kwire.admin import AdminServer  # only nodes that ask for it pay the import
 
             self.admin = AdminServer(self)
-            try:
-                await self.admin.start(self.config["kwire.admin.listener"])
-            except BaseException:
-                await self.stop()
-                raise
+            await self.admin.start(self.config["kwire.admin.listener"])
+        try:
+            await self._start_broker()
+        except BaseException:
+            await self.stop()
+            raise
 
     async def _start_broker(self) -> None:
         broker = Broker(self.config)

@@ -144,7 +144,20 @@ class BrokerHelpers:
             acks=-1, timeout_ms=int(HELPER_TIMEOUT_S * 1000),
             topic_data=[P.TopicProduceData(name=topic, partition_data=[P.TopicProduceData.PartitionProduceData(index=partition, records=build_batch(new))])],
         )
-        answer = self._call(ApiKey.PRODUCE, 9, body).responses[0].partition_responses[0]
+        deadline = time.monotonic() + HELPER_TIMEOUT_S
+        while True:
+            answer = self._call(ApiKey.PRODUCE, 9, body).responses[0].partition_responses[0]
+            if answer.error_code != ErrorCode.UNKNOWN_TOPIC_OR_PARTITION or time.monotonic() > deadline:
+                break
+            # As a client does: Metadata creates the topic when auto.create.topics.enable is on.
+            M = messages.MetadataRequest.cls
+            found = self._call(ApiKey.METADATA, 12, M(topics=[M.MetadataRequestTopic(name=topic)], allow_auto_topic_creation=True)).topics[0]
+            if found.error_code not in (ErrorCode.NONE, ErrorCode.LEADER_NOT_AVAILABLE, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION):
+                raise HelperError(f"produce to {topic}-{partition}: metadata", found.error_code)
+            if found.error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION and not any(p.partition_index == partition for p in found.partitions):
+                if found.error_code and time.monotonic() > deadline:
+                    break
+            time.sleep(0.01)
         if answer.error_code:
             raise HelperError(f"produce to {topic}-{partition}", answer.error_code, answer.error_message)
         return list(range(answer.base_offset, answer.base_offset + len(new)))
