@@ -200,3 +200,13 @@ def test_command_line_option_overrides_ini_and_bad_mode_is_a_usage_error(pyteste
     bad = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-o", "kwire_mode=docker", timeout=60)
     bad.assert_outcomes(errors=1)
     bad.stdout.fnmatch_lines(["*kwire_mode must be one of inprocess, subprocess, not 'docker'*"])
+
+
+def test_readme_pytest_example_passes(pytester: Pytester, tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Use it in CI"):]
+    example = section[section.index("```python\n") + len("```python\n"):]
+    example = example[: example.index("```")]
+    result, tmpdir, _ = _run(pytester, tmp_path, "inprocess", example)
+    result.assert_outcomes(passed=2)
+    assert list(tmpdir.iterdir()) == []
