@@ -210,3 +210,24 @@ def test_readme_pytest_example_passes(pytester: Pytester, tmp_path: Path) -> Non
     result, tmpdir, _ = _run(pytester, tmp_path, "inprocess", example)
     result.assert_outcomes(passed=2)
     assert list(tmpdir.iterdir()) == []
+
+
+RESTART_TEST = '''
+import gc
+
+def test_restart_keeps_data_under_strict_warnings(fresh_kafka_broker):
+    port = fresh_kafka_broker.port
+    fresh_kafka_broker.produce("t", b"before")
+    fresh_kafka_broker.restart()
+    gc.collect()
+    assert fresh_kafka_broker.port == port
+    fresh_kafka_broker.produce("t", b"after")
+    assert [r.value for r in fresh_kafka_broker.read_all("t")] == [b"before", b"after"]
+'''
+
+
+@pytest.mark.parametrize("mode", ["inprocess", "subprocess"])
+def test_restart_through_the_fixture(pytester: Pytester, tmp_path: Path, mode: str) -> None:
+    result, tmpdir, _ = _run(pytester, tmp_path, mode, RESTART_TEST)
+    result.assert_outcomes(passed=1)
+    assert list(tmpdir.iterdir()) == []
