@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -265,11 +266,13 @@ class _TempDir:
     def ensure(self) -> Path:
         if self.path is None:
             self.path = Path(tempfile.mkdtemp(prefix="kwire-"))
+            # Also at interpreter exit, for a broker its test never stopped.
+            self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.path), True)
         return self.path
 
     def remove(self) -> None:
         if not self.given and self.path is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
+            self._finalizer()
             self.path = None
 
 
