@@ -35,7 +35,9 @@ NOT_REQUESTED = -(2**31)  # Integer.MIN_VALUE in Kafka
 _BY_RESOURCE = {
     "topic": (AclOperation.READ, AclOperation.WRITE, AclOperation.CREATE, AclOperation.DELETE, AclOperation.ALTER,
               AclOperation.DESCRIBE, AclOperation.DESCRIBE_CONFIGS, AclOperation.ALTER_CONFIGS),
-    "group": (AclOperation.READ, AclOperation.DESCRIBE, AclOperation.DELETE),
+    # Kafka 4.4 answers 3400 for a group (DescribeGroups and ConsumerGroupDescribe):
+    # group configs (KIP-848) added DESCRIBE_CONFIGS and ALTER_CONFIGS.
+    "group": (AclOperation.READ, AclOperation.DESCRIBE, AclOperation.DELETE, AclOperation.DESCRIBE_CONFIGS, AclOperation.ALTER_CONFIGS),
     "cluster": (AclOperation.CREATE, AclOperation.CLUSTER_ACTION, AclOperation.DESCRIBE_CONFIGS, AclOperation.ALTER_CONFIGS,
                 AclOperation.IDEMPOTENT_WRITE, AclOperation.ALTER, AclOperation.DESCRIBE),
 }

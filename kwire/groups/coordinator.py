@@ -46,9 +46,10 @@ from typing import Any, Protocol
 from kwire_protocol.error_codes import ErrorCode
 
 from kwire.groups import records as rec
+from kwire.groups.consumer_group import ConsumerGroup
 from kwire.groups.group import ClassicGroup, Member
 from kwire.groups.records import OffsetAndMetadata
-from kwire.groups.state import COMPLETING_REBALANCE, DEAD, EMPTY, PREPARING_REBALANCE, STABLE, GroupState
+from kwire.groups.state import COMPLETING_REBALANCE, DEAD, EMPTY, PREPARING_REBALANCE, STABLE
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +153,33 @@ class GroupCoordinator:
         self.groups: dict[str, ClassicGroup] = {}
         # __consumer_offsets partitions this coordinator owns: True once loaded.
         self.partitions: dict[int, bool] = {}
+        # The KIP-848 ConsumerGroupCoordinator, once attached (consumer_coordinator.py):
+        # group ids are one namespace, so classic APIs naming its groups go to it.
+        self.consumer: Any = None
 
     # -- ownership and loading --------------------------------------------------
 
     def partition_for(self, group_id: str) -> int:
         return rec.partition_for(group_id, self.config.num_partitions)
+
+    def consumer_group(self, group_id: str) -> ConsumerGroup | None:
+        return self.consumer.groups.get(group_id) if self.consumer is not None else None
+
+    async def append_records(self, group_id: str, records: list[tuple[bytes, bytes | None]]) -> int:
+        return _append_error(await self.log.append(self.partition_for(group_id), records))
+
+    def drop_classic_group(self, group_id: str) -> ClassicGroup | None:
+        """Forget a classic group (it becomes a consumer group); returns it."""
+        group = self.groups.pop(group_id, None)
+        if group is not None:
+            for member_id in group.pending_members:
+                self.timers.cancel(("pending", group_id, member_id))
+        return group
+
+    def adopt_offsets(self, group_id: str, offsets: dict[tuple[str, int], OffsetAndMetadata]) -> None:
+        """Offsets of a consumer group that stopped being one live on in an empty classic group."""
+        if offsets and group_id not in self.groups:
+            self.groups[group_id] = ClassicGroup(group_id, state_timestamp=self.clock(), offsets=offsets)
 
     def coordinator_error(self, group_id: str) -> int:
         loaded = self.partitions.get(self.partition_for(group_id))
@@ -180,7 +203,7 @@ class GroupCoordinator:
                 log.error("__consumer_offsets-%d: skipping a record that does not decode: %s", partition, e)
                 continue
             if isinstance(record, rec.OffsetRecord):
-                group = self.groups.get(record.group_id)
+                group = self.groups.get(record.group_id) or self.consumer_group(record.group_id)
                 if record.value is None:
                     if group is not None:
                         group.offsets.pop((record.topic, record.partition), None)
@@ -189,10 +212,15 @@ class GroupCoordinator:
                         group = self.groups[record.group_id] = ClassicGroup(record.group_id)
                     group.offsets[(record.topic, record.partition)] = record.value
             elif isinstance(record, rec.GroupRecord):
+                consumer_group = self.consumer.groups.pop(record.group_id, None) if self.consumer is not None else None
+                if consumer_group is not None and consumer_group.offsets:
+                    self.adopt_offsets(record.group_id, consumer_group.offsets)
                 if record.value is None:
                     self.groups.pop(record.group_id, None)
                 else:
                     self._restore_group(record.group_id, record.value)
+            elif record is not None and self.consumer is not None:
+                self.consumer.replay(record)
         now = self.clock()
         for group in self.groups.values():
             if self.partition_for(group.group_id) != partition:
@@ -201,6 +229,8 @@ class GroupCoordinator:
                 self._schedule_heartbeat(group, member)
             if group.state_timestamp < 0:
                 group.state_timestamp = now
+        if self.consumer is not None:
+            self.consumer.loaded(partition)
         self.partitions[partition] = True
 
     def _restore_group(self, group_id: str, value: Any) -> None:
@@ -247,6 +277,11 @@ class GroupCoordinator:
         error = self._validate_join(request)
         if error != NONE:
             return JoinResult(error, request.member_id)
+        consumer_group = self.consumer_group(request.group_id)
+        if consumer_group is not None:
+            error = await self.consumer.classic_join(consumer_group)
+            if error != NONE:
+                return JoinResult(error, "")
         group = self.groups.get(request.group_id)
         if group is None:
             if request.member_id:
@@ -578,7 +613,7 @@ class GroupCoordinator:
         if error != NONE:
             return error
         group = self.groups.get(group_id)
-        if group is None:
+        if group is None:  # also a consumer group: it has no classic members
             return ErrorCode.UNKNOWN_MEMBER_ID
         if group.state == DEAD:
             return ErrorCode.COORDINATOR_NOT_AVAILABLE
@@ -694,7 +729,8 @@ class GroupCoordinator:
             return error, []
         group = self.groups.get(group_id)
         if group is None:
-            # Kafka 4.4 answers each member, not the request, for an unknown group.
+            # Kafka 4.4 answers each member, not the request, for an unknown group
+            # (and for a consumer group, which has no classic members).
             return NONE, [ErrorCode.UNKNOWN_MEMBER_ID for _ in members]
         if group.state == DEAD:
             return ErrorCode.COORDINATOR_NOT_AVAILABLE, []
@@ -764,6 +800,9 @@ class GroupCoordinator:
         error = self.coordinator_error(group_id) if group_id else ErrorCode.INVALID_GROUP_ID
         if error != NONE:
             return error, []
+        consumer_group = self.consumer_group(group_id)
+        if consumer_group is not None:
+            return await self.consumer.commit_offsets(consumer_group, member_id, generation_id, version, commits)
         group = self.groups.get(group_id)
         created = False
         if group is None:
@@ -803,13 +842,22 @@ class GroupCoordinator:
                 current.offsets[key] = value
         return NONE, errors
 
-    def fetch_offsets(self, group_id: str, partitions: list[tuple[str, int]] | None) -> tuple[int, list[tuple[str, int, OffsetAndMetadata | None]]]:
-        """Committed offsets of `partitions` (None: every committed partition)."""
+    def fetch_offsets(self, group_id: str, partitions: list[tuple[str, int]] | None, member_id: str | None = None,
+                      member_epoch: int = -1) -> tuple[int, list[tuple[str, int, OffsetAndMetadata | None]]]:
+        """Committed offsets of `partitions` (None: every committed partition).
+        A member id and epoch (OffsetFetch v9+) are checked for consumer groups only, as Kafka does."""
         error = self.coordinator_error(group_id) if group_id else ErrorCode.INVALID_GROUP_ID
         if error != NONE:
             return error, []
+        consumer_group = self.consumer_group(group_id)
+        if consumer_group is not None:
+            error = self.consumer.validate_fetch(consumer_group, member_id, member_epoch)
+            if error != NONE:
+                return error, []
         group = self.groups.get(group_id)
         offsets = group.offsets if group is not None and group.state != DEAD else {}
+        if consumer_group is not None:
+            offsets = consumer_group.offsets
         if partitions is None:
             return NONE, [(t, p, v) for (t, p), v in sorted(offsets.items())]
         return NONE, [(t, p, offsets.get((t, p))) for t, p in partitions]
@@ -819,12 +867,12 @@ class GroupCoordinator:
         error = self.coordinator_error(group_id) if group_id else ErrorCode.INVALID_GROUP_ID
         if error != NONE:
             return error, []
-        group = self.groups.get(group_id)
-        if group is None or group.state == DEAD:
+        group: ClassicGroup | ConsumerGroup | None = self.groups.get(group_id) or self.consumer_group(group_id)
+        if group is None or group.state.value == DEAD.value:
             return ErrorCode.GROUP_ID_NOT_FOUND, []
         subscribed: set[str] = set()
         if not group.is_empty:
-            topics = group.subscribed_topics()
+            topics = self.consumer.subscribed_topic_names(group) if isinstance(group, ConsumerGroup) else group.subscribed_topics()
             if topics is None:
                 # Members of a protocol whose subscriptions we cannot read (Kafka: only consumer groups).
                 return ErrorCode.NON_EMPTY_GROUP, []
@@ -859,11 +907,13 @@ class GroupCoordinator:
             return ErrorCode.GROUP_ID_NOT_FOUND, None
         return NONE, group
 
-    def list_groups(self, states: set[GroupState] | None = None) -> tuple[int, list[ClassicGroup]]:
+    def list_groups(self, states: set[str] | None = None) -> tuple[int, list[ClassicGroup | ConsumerGroup]]:
+        """Classic and consumer groups, by id; `states`: lower-case state names to keep."""
         if self.loading:
             return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, []
+        groups: dict[str, ClassicGroup | ConsumerGroup] = {**self.groups, **(self.consumer.groups if self.consumer is not None else {})}
         return NONE, [
-            g for _, g in sorted(self.groups.items()) if g.state != DEAD and (states is None or g.state in states)
+            g for _, g in sorted(groups.items()) if g.state.value != DEAD.value and (states is None or g.state.value.lower() in states)
         ]
 
     async def delete_groups(self, group_ids: list[str]) -> list[int]:
@@ -872,6 +922,10 @@ class GroupCoordinator:
             error = self.coordinator_error(group_id) if group_id else ErrorCode.INVALID_GROUP_ID
             if error != NONE:
                 results.append(error)
+                continue
+            consumer_group = self.consumer_group(group_id)
+            if consumer_group is not None:
+                results.append(await self.consumer.delete_group(consumer_group))
                 continue
             group = self.groups.get(group_id)
             if group is None or group.state == DEAD:
@@ -942,5 +996,7 @@ class GroupCoordinator:
                 log.info("group %s: %d offset(s) expired", group.group_id, len(expired))
             if group.state == EMPTY and not group.offsets and not group.pending_members and self.groups.get(group.group_id) is group:
                 await self._delete_group(group)
+        if self.consumer is not None:
+            removed += await self.consumer.expire_offsets(now, retention)
         return removed
 

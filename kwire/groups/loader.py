@@ -1,6 +1,8 @@
 """The coordinator inside the broker: __consumer_offsets, loading, retention.
 
-`GroupCoordinatorRunner` connects the `GroupCoordinator` to the broker:
+`GroupCoordinatorRunner` connects the `GroupCoordinator` (and the KIP-848
+`ConsumerGroupCoordinator` attached to it, which reads topic ids and
+partition counts from the metadata image) to the broker:
 
 * Its records go to the partitions of __consumer_offsets through
   `PartitionOffsetsLog` (one batch per write, appended and committed before
@@ -26,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from typing import Any
 
 from kwire_protocol.error_codes import ErrorCode
@@ -36,6 +39,7 @@ from kwire_protocol.records.record import NewRecord
 from kwire_storage.errors import KafkaStorageError, RecordBatchTooLargeError
 from kwire_storage.log import Log
 
+from kwire.groups.consumer_coordinator import ConsumerGroupConfig, ConsumerGroupCoordinator
 from kwire.groups.coordinator import GroupConfig, GroupCoordinator
 from kwire.groups.timers import LoopTimers
 from kwire.topic_admin import TopicRequest, create_topics
@@ -98,10 +102,21 @@ class GroupCoordinatorRunner:
         self.broker = broker
         config = broker.config
         self.coordinator = GroupCoordinator(GroupConfig.from_broker_config(config), PartitionOffsetsLog(broker), broker.clock_ms, LoopTimers())
+        self.consumer = ConsumerGroupCoordinator(self.coordinator, ConsumerGroupConfig.from_broker_config(config), self._topics)
+        self._topics_image: Any = None
+        self._topics_view: dict[str, tuple[uuid.UUID, int]] = {}
         self.retention_check_ms = config["offsets.retention.check.interval.ms"]
         self.segment_bytes = config["offsets.topic.segment.bytes"]
         self._tasks: list[asyncio.Task[Any]] = []
         self._create_lock = asyncio.Lock()
+
+    def _topics(self) -> dict[str, tuple[uuid.UUID, int]]:
+        """Topic name -> (id, partition count) for consumer groups, rebuilt only when the metadata image changes."""
+        image = self.broker.image
+        if image is not self._topics_image:
+            self._topics_view = {name: (t.topic_id, t.num_partitions) for name, t in image.topics.items()}
+            self._topics_image = image
+        return self._topics_view
 
     def start(self) -> None:
         """Adopt (load) the partitions led here, in the background; expire offsets periodically.

@@ -7,6 +7,7 @@ Every record is a key and a value, each prefixed by an int16:
 
     type 0, 1  OffsetCommitKey    group, topic, partition      (0: written before Kafka 4.0)
     type 2     GroupMetadataKey   group
+    types 3-8, 16: KIP-848 consumer groups (consumer_records.py)
 
     OffsetCommitValue   v1: with expireTimestamp (a commit that asked for a retention time)
                         v3: leaderEpoch; v4: flexible, tagged topicId (tag 0)
@@ -128,9 +129,10 @@ def _split(data: bytes, what: str) -> tuple[int, Reader]:
     return _INT16.unpack_from(data)[0], Reader(memoryview(data)[2:])
 
 
-def decode(key: bytes | None, value: bytes | None) -> OffsetRecord | GroupRecord | None:
-    """One __consumer_offsets record; None for record types this coordinator
-    does not keep (KIP-848 consumer groups, share and streams groups).
+def decode(key: bytes | None, value: bytes | None) -> Any:
+    """One __consumer_offsets record: an OffsetRecord, a GroupRecord, a
+    consumer_records.ConsumerRecord (KIP-848 consumer groups), or None for
+    record types this coordinator does not keep (share and streams groups).
     Raises ProtocolError for bytes that do not decode."""
     if key is None:
         raise ProtocolError("__consumer_offsets record without a key")
@@ -153,4 +155,9 @@ def decode(key: bytes | None, value: bytes | None) -> OffsetRecord | GroupRecord
             return GroupRecord(k.group, None)
         version, value_reader = _split(value, "value")
         return GroupRecord(k.group, GroupMetadataValue.decode(value_reader, version))
+    # Imported here: consumer_records builds on this module's types.
+    from kwire.groups import consumer_records
+
+    if record_type in consumer_records.RECORD_TYPES:
+        return consumer_records.decode(record_type, reader, value)
     return None

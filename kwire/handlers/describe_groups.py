@@ -7,6 +7,11 @@ protocol is "" and the bytes are empty. An unknown group: state "Dead",
 and from v6 GROUP_ID_NOT_FOUND with a message (before v6, no error).
 v3+: authorized operations of a group (READ, DESCRIBE, DELETE; kwire has
 no ACLs) when asked for, else Kafka's "not requested" value.
+
+A KIP-848 consumer group is not described here (ConsumerGroupDescribe is):
+as Kafka 4.4, it answers state "Dead" with no members, and from v6
+GROUP_ID_NOT_FOUND "Group <id> is not a classic group."; authorized
+operations are left "not requested".
 """
 
 from __future__ import annotations
@@ -35,6 +40,20 @@ def describe_groups(broker: Any, request: Any) -> Any:
     out = []
     for group_id in body.groups:
         error, group = coordinator.describe_group(group_id)
+        if group is None and error == ErrorCode.GROUP_ID_NOT_FOUND and coordinator.consumer_group(group_id) is not None:
+            out.append(
+                Described(
+                    error_code=error if version >= 6 else ErrorCode.NONE,
+                    error_message=f"Group {group_id} is not a classic group." if version >= 6 else None,
+                    group_id=group_id,
+                    group_state=DEAD.value,
+                    protocol_type="",
+                    protocol_data="",
+                    members=[],
+                    authorized_operations=authorized_operations("group", False),
+                )
+            )
+            continue
         if group is None:
             not_found = error == ErrorCode.GROUP_ID_NOT_FOUND
             if not_found and version < 6:

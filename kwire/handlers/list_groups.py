@@ -1,9 +1,11 @@
 """ListGroups (api key 16), versions 0-5.
 
 Every group this coordinator knows: with members, empty ones that only hold
-offsets, and groups of "simple" commits (protocol type ""). v4+ filter by
-state (case-insensitive, KIP-518); v5+ by type (KIP-848): every group here
-is "classic". COORDINATOR_LOAD_IN_PROGRESS while __consumer_offsets loads.
+offsets, and groups of "simple" commits (protocol type ""), and KIP-848
+consumer groups (protocol type "consumer", states Empty, Assigning,
+Reconciling, Stable). v4+ filter by state (case-insensitive, KIP-518); v5+
+by type (KIP-848): "classic" or "consumer". COORDINATOR_LOAD_IN_PROGRESS
+while __consumer_offsets loads.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from typing import Any
 from kwire_protocol import messages
 from kwire_protocol.messages import ApiKey
 
+from kwire.groups.consumer_group import ConsumerGroup
 from kwire.groups.coordinator import GROUP_TYPE_CLASSIC
-from kwire.groups.state import GroupState
 from kwire.handlers import handles
 
 ListGroupsResponse = messages.ListGroupsResponse
@@ -27,16 +29,20 @@ def list_groups(broker: Any, request: Any) -> Any:
     version = request.version
     states = None
     if version >= 4 and body.states_filter:
-        states = {s for s in (GroupState.parse(text) for text in body.states_filter) if s is not None}
+        states = {text.lower() for text in body.states_filter}
     types = {t.lower() for t in body.types_filter} if version >= 5 and body.types_filter else None
     error, groups = broker.group_coordinator.coordinator.list_groups(states)
-    if types is not None and GROUP_TYPE_CLASSIC not in types:
-        groups = []
+    if types is not None:
+        groups = [g for g in groups if _type(g) in types]
     return ListGroupsResponse(
         throttle_time_ms=0,
         error_code=error,
         groups=[
-            Listed(group_id=g.group_id, protocol_type=g.protocol_type or "", group_state=g.state.value, group_type=GROUP_TYPE_CLASSIC)
+            Listed(group_id=g.group_id, protocol_type=g.protocol_type or "", group_state=g.state.value, group_type=_type(g))
             for g in groups
         ],
     )
+
+
+def _type(group: Any) -> str:
+    return group.group_type if isinstance(group, ConsumerGroup) else GROUP_TYPE_CLASSIC

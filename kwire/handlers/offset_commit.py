@@ -11,6 +11,13 @@ UNKNOWN_TOPIC_OR_PARTITION (v10, by topic id: UNKNOWN_TOPIC_ID). Metadata
 longer than offset.metadata.max.bytes (4096) gets OFFSET_METADATA_TOO_LARGE.
 v2-4 may ask for a retention time, which sets the offset's expire time.
 
+KIP-848 consumer groups (v9+: the field is the member epoch): an unknown
+member gets UNKNOWN_MEMBER_ID, a member committing below v9
+UNSUPPORTED_VERSION, an epoch above the member's STALE_MEMBER_EPOCH; an
+older epoch may commit the partitions it was assigned by then (KIP-1251,
+Kafka 4.4), others get STALE_MEMBER_EPOCH each. Epoch -1 commits only to an
+empty consumer group.
+
 The answer is sent after the offsets are appended to __consumer_offsets.
 """
 

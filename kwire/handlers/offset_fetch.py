@@ -5,8 +5,9 @@ null (v2+) asks for every partition the group has committed. A partition
 without a commit answers offset -1, leader epoch -1, metadata "" and no
 error, as Kafka does; so does every partition of an unknown group.
 v7+ require_stable: kwire has no transactional offset commits yet (issue 7),
-so offsets are always stable. v9 member id/epoch concern KIP-848 groups and
-are not checked for classic groups (nor does Kafka). v10 names topics by id
+so offsets are always stable. v9+ member id/epoch are checked for KIP-848
+consumer groups (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH unless the epoch is
+the member's current one), not for classic groups (nor does Kafka). v10 names topics by id
 (UNKNOWN_TOPIC_ID for an unknown one).
 
 Errors: v2+ carry a top-level (v8+: per group) error such as
@@ -55,7 +56,8 @@ def offset_fetch(broker: Any, request: Any) -> Any:
     by_id = version >= 10
     for g in body.groups:
         topics = None if g.topics is None else [(t.name, t.topic_id, list(t.partition_indexes)) for t in g.topics]
-        error, rows = _fetch(broker, coordinator, g.group_id, topics, by_id=by_id)
+        member = (g.member_id, g.member_epoch) if version >= 9 else (None, -1)
+        error, rows = _fetch(broker, coordinator, g.group_id, topics, by_id=by_id, member=member)
         groups.append(
             Group(
                 group_id=g.group_id,
@@ -76,10 +78,11 @@ def offset_fetch(broker: Any, request: Any) -> Any:
 Row = tuple[str, Any, list[tuple[int, int, int, str, int]]]  # topic, topic id, (partition, offset, epoch, metadata, error)
 
 
-def _fetch(broker: Any, coordinator: Any, group_id: str, topics: list[tuple[str, Any, list[int]]] | None, by_id: bool) -> tuple[int, list[Row]]:
+def _fetch(broker: Any, coordinator: Any, group_id: str, topics: list[tuple[str, Any, list[int]]] | None, by_id: bool,
+           member: tuple[str | None, int] = (None, -1)) -> tuple[int, list[Row]]:
     image = broker.image
     if topics is None:
-        error, found = coordinator.fetch_offsets(group_id, None)
+        error, found = coordinator.fetch_offsets(group_id, None, *member)
         if error != ErrorCode.NONE:
             return error, []
         grouped: dict[str, list[tuple[int, int, int, str, int]]] = {}
@@ -100,7 +103,7 @@ def _fetch(broker: Any, coordinator: Any, group_id: str, topics: list[tuple[str,
         else:
             names.append((name, topic_id, parts))
     wanted = [(n, p) for n, _, parts in names if n is not None for p in parts]
-    error, found = coordinator.fetch_offsets(group_id, wanted)
+    error, found = coordinator.fetch_offsets(group_id, wanted, *member)
     if error != ErrorCode.NONE:
         return error, []
     values = {(t, p): v for t, p, v in found}

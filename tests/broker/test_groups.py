@@ -283,7 +283,8 @@ def test_groups_through_the_admin_apis(group_broker: BrokerProcess, topic_name: 
         assert described["group_state"] == "Stable" and described["protocol_type"] == "consumer" and described["protocol_data"] == "range"
         [member] = described["members"]
         assert member["client_id"] == "admin-test-client" and member["client_host"] == "/127.0.0.1"
-        assert sorted(described["authorized_operations"]) == ["DELETE", "DESCRIBE", "READ"]
+        # As Kafka 4.4 answers (3400): group configs (KIP-848) brought DESCRIBE_CONFIGS and ALTER_CONFIGS.
+        assert sorted(described["authorized_operations"]) == ["ALTER_CONFIGS", "DELETE", "DESCRIBE", "DESCRIBE_CONFIGS", "READ"]
         offsets = admin.list_group_offsets({group: None})[group]
         assert {tp.partition: (o.offset, o.metadata) for tp, o in offsets.items()} == {0: (4, "meta-0"), 1: (6, "")}
         # Lag: end offsets minus committed offsets.
