@@ -49,3 +49,41 @@ def test_dump_log_offsets_decoder_reads_kwire_records(tmp_path: Path, classpath:
     assert '"groupInstanceId":"instance-1"' in out, out
     assert out.count("payload: <DELETE>") == 2, out
     assert '"type":"1"' in out and '"type":"2"' in out and '"version":"4"' in out and '"version":"3"' in out, out
+
+
+def test_dump_log_offsets_decoder_reads_kwire_consumer_group_records(tmp_path: Path, classpath: str) -> None:  # noqa: F811
+    import uuid
+
+    from kwire.groups import consumer_records as crec
+    from kwire.groups.consumer_group import ConsumerGroupMember, MemberState
+
+    topic_id = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    member = ConsumerGroupMember("m-1", instance_id="i-1", client_id="client", client_host="/127.0.0.1", subscribed_topic_names=("orders",),
+                                 subscribed_topic_regex="ord.*", rebalance_timeout_ms=30000, member_epoch=4, previous_member_epoch=3,
+                                 state=MemberState.UNREVOKED_PARTITIONS, assigned={topic_id: {0: 3, 1: 4}}, pending_revocation={topic_id: {2: 3}})
+    pairs = [
+        crec.member_metadata_record("cg", member),
+        crec.group_epoch_record("cg", 4, 99),
+        crec.target_member_record("cg", "m-1", {topic_id: frozenset({0, 1})}),
+        crec.target_metadata_record("cg", 4, T0),
+        crec.current_assignment_record("cg", member),
+        *crec.member_tombstones("cg", "m-1"),
+        *crec.group_tombstones("cg"),
+    ]
+    directory = tmp_path / "__consumer_offsets-7"
+    log = Log(directory, small_config(), clock=Clock(T0))
+    log.append(build_batch([NewRecord(k, v, timestamp=T0) for k, v in pairs]))
+    log.close()
+    result = subprocess.run(
+        ["java", "-cp", classpath, MAIN_CLASS, "--files", str(directory / "00000000000000000000.log"), "--offsets-decoder"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.replace(" ", "")
+    assert "Exception" not in out and "Unknown" not in out, out
+    for record_type in (3, 4, 5, 6, 7, 8):
+        assert f'"type":"{record_type}"' in out, (record_type, out)
+    assert '"subscribedTopicNames":["orders"]' in out and '"subscribedTopicRegex":"ord.*"' in out, out
+    assert '"epoch":4' in out and '"metadataHash":99' in out and '"assignmentEpoch":4' in out, out
+    assert '"memberEpoch":4' in out and '"previousMemberEpoch":3' in out and '"state":1' in out, out
+    assert out.count("payload:<DELETE>") == 6, out
