@@ -1,0 +1,373 @@
+"""Broker benchmark: a running `kwire serve` driven by confluent-kafka (librdkafka).
+
+    python3 bench/broker/bench_broker.py [--records-1k 1000000] [--records-100 2000000]
+                                         [--e2e-seconds 10] [--only produce-1k,...] [--profile DIR]
+
+Starts its own broker (kwire.testing.BrokerProcess, `kwire serve --dev`, a
+temporary data directory, stopped by PID at the end), on the same machine
+as the client, with librdkafka's defaults except where said:
+
+* startup: from spawning the process to the first Metadata answer (a
+  client connecting in a loop), best of --startups fresh processes.
+* rss idle: VmRSS of the broker after start and one Metadata request.
+* produce 1 KiB / 100 B: acks=1, one producer, one topic of one partition,
+  `produce()` in a tight loop, timed from the first call to the end of
+  `flush()` (every record acknowledged). Delivery reports only for errors.
+* consume 1 KiB: the 1 KiB topic read from offset 0 with `consume()` in
+  batches (assign, no group commits), until every record is seen.
+* e2e: a producer at a fixed rate (--e2e-rate records/s, 100 B values
+  carrying CLOCK_MONOTONIC) and a consumer in the same process: latency
+  from before `produce()` to the consumer's return, p50/p99/max, after
+  --e2e-warmup seconds.
+* rss after produce / peak: VmRSS and VmHWM of the broker after the
+  produce runs.
+
+"broker cpu" is the broker process's user+system CPU time during a run
+divided by its wall time (1.00 = one core busy): near 1.00 the broker is
+the bottleneck (it runs one event loop thread), well below it the client is.
+
+--profile DIR runs py-spy (when installed) on the broker for each
+throughput run and writes DIR/<run>.txt (collapsed stacks) for reading as
+text; profiling slows the broker, so numbers from such a run are not
+the benchmark's.
+
+The output is one table, meant to be pasted into docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import libversion as rdkafka_version  # noqa: E402
+
+from kwire.testing import BrokerProcess  # noqa: E402
+from kwire_protocol import messages  # noqa: E402
+from kwire_protocol.frames import decode_response, encode_request  # noqa: E402
+from kwire_protocol.messages import APIS, ApiKey  # noqa: E402
+
+MB = 1_000_000
+TIMESTAMP = struct.Struct(">q")
+TARGETS = {
+    "startup": ("< 0.3 s", lambda v: v < 0.3),
+    "rss idle": ("< 40 MB", lambda v: v < 40),
+    "produce 1 KiB acks=1": (">= 250k rec/s", lambda v: v >= 250_000),
+    "produce 100 B acks=1": (">= 1M rec/s", lambda v: v >= 1_000_000),
+    "consume 1 KiB": (">= 500k rec/s", lambda v: v >= 500_000),
+    "e2e p99": ("< 10 ms", lambda v: v < 10),
+}
+
+
+# -- the broker process -------------------------------------------------------------
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM in bytes."""
+    values = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0]) * 1024
+    return values
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def metadata_answer(port: int) -> bool:
+    """One Metadata v1 request on a new connection; True when answered."""
+    api = APIS[ApiKey.METADATA]
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+            sock.sendall(encode_request(api, 1, 1, "bench", messages.MetadataRequest(topics=[])))
+            size = struct.unpack(">i", _read_exactly(sock, 4))[0]
+            decode_response(_read_exactly(sock, size), api, 1)
+            return True
+    except OSError:
+        return False
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    data = bytearray()
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return bytes(data)
+
+
+def measure_startup(tries: int) -> float:
+    """Best of `tries`: spawn `kwire serve --dev` on a chosen port, then
+    Metadata requests in a loop until one is answered."""
+    best = float("inf")
+    for _ in range(tries):
+        port = free_port()
+        broker = BrokerProcess(overrides={"listeners": f"PLAINTEXT://127.0.0.1:{port}"}, admin=False)
+        try:
+            # BrokerProcess.start waits for the log line; poll in a thread meanwhile
+            # so the time is the client's view, not the log line's.
+            answered: list[float] = []
+
+            def poll() -> None:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    if metadata_answer(port):
+                        answered.append(time.monotonic())
+                        return
+                    time.sleep(0.002)
+
+            started = time.monotonic()
+            poller = threading.Thread(target=poll)
+            poller.start()
+            broker.start()
+            poller.join()
+            if answered:
+                best = min(best, answered[0] - started)
+        finally:
+            broker.close()
+    return best
+
+
+# -- clients ------------------------------------------------------------------------
+
+
+def producer_dead(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] in "ZX"
+    except FileNotFoundError:
+        return True
+
+
+def produce_run(bootstrap: str, topic: str, count: int, size: int, pid: int) -> dict[str, float]:
+    errors: list[Any] = []
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": 1, "delivery.report.only.error": True,
+                         "on_delivery": lambda err, msg: errors.append(err) if err else None})
+    producer.list_topics(topic, timeout=10)  # connected, metadata known: not part of the timing
+    value = os.urandom(size)
+    produce = producer.produce
+    poll = producer.poll
+    cpu0 = cpu_seconds(pid)
+    started = time.perf_counter()
+    for _ in range(count):
+        try:
+            produce(topic, value)
+        except BufferError:  # queue.buffering.max.messages in flight: wait for acknowledgements
+            while True:
+                poll(0.001)
+                try:
+                    produce(topic, value)
+                    break
+                except BufferError:
+                    if producer_dead(pid):
+                        raise RuntimeError("the broker exited") from None
+    remaining = producer.flush(120)
+    elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(pid) - cpu0
+    if remaining or errors:
+        raise RuntimeError(f"produce to {topic}: {remaining} not delivered, {len(errors)} errors (first: {errors[:1]})")
+    return {"records/s": count / elapsed, "MB/s": count * size / elapsed / MB, "seconds": elapsed, "broker cpu": cpu / elapsed}
+
+
+def consume_run(bootstrap: str, topic: str, count: int, size: int, pid: int) -> dict[str, float]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench", "enable.auto.commit": False,
+                         "enable.partition.eof": False})
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    seen = 0
+    cpu0 = cpu_seconds(pid)
+    started = time.perf_counter()
+    deadline = time.monotonic() + 300
+    while seen < count and time.monotonic() < deadline:
+        for message in consumer.consume(min(10_000, count - seen), 1.0):  # waits for n or the timeout
+            if message.error():
+                raise KafkaException(message.error())
+            seen += 1
+    elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(pid) - cpu0
+    consumer.close()
+    if seen < count:
+        raise RuntimeError(f"consume from {topic}: {seen} of {count} records in 300 s")
+    return {"records/s": seen / elapsed, "MB/s": seen * size / elapsed / MB, "seconds": elapsed, "broker cpu": cpu / elapsed}
+
+
+def e2e_run(bootstrap: str, topic: str, rate: int, seconds: float, warmup: float) -> dict[str, float]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-e2e", "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    latencies: list[float] = []
+    total = int(rate * (seconds + warmup))
+    skip = int(rate * warmup)
+    done = threading.Event()
+
+    def consume() -> None:
+        seen = 0
+        while seen < total and not done.is_set():
+            # poll(), not consume(n, timeout): consume waits for n records or the timeout.
+            message = consumer.poll(0.1)
+            if message is not None and not message.error():
+                now = time.monotonic_ns()
+                seen += 1
+                if seen > skip:
+                    latencies.append((now - TIMESTAMP.unpack_from(message.value())[0]) / 1e6)
+
+    reader = threading.Thread(target=consume)
+    reader.start()
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": 1})
+    producer.list_topics(topic, timeout=10)
+    time.sleep(0.5)  # the consumer has fetched once and is in a long poll
+    padding = bytes(100 - TIMESTAMP.size)
+    started = time.monotonic()
+    for i in range(total):
+        pause = started + i / rate - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        producer.produce(topic, TIMESTAMP.pack(time.monotonic_ns()) + padding)
+        producer.poll(0)
+    producer.flush(10)
+    reader.join(10)
+    done.set()
+    reader.join()
+    consumer.close()
+    if len(latencies) < (total - skip) * 0.99:
+        raise RuntimeError(f"e2e: {len(latencies)} of {total - skip} records seen")
+    latencies.sort()
+    return {
+        "p50 ms": statistics.median(latencies),
+        "p99 ms": latencies[int(len(latencies) * 0.99) - 1],
+        "max ms": latencies[-1],
+        "records": len(latencies),
+    }
+
+
+# -- profiling ----------------------------------------------------------------------
+
+
+class Profiler:
+    def __init__(self, directory: Path | None, pid: int) -> None:
+        self.directory = directory
+        self.pid = pid
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, name: str) -> None:
+        if self.directory is None:
+            return
+        if shutil.which("py-spy") is None:
+            print("# py-spy not found: no profile", file=sys.stderr)
+            self.directory = None
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            ["py-spy", "record", "--pid", str(self.pid), "--format", "raw", "--rate", "200", "--nonblocking",
+             "-o", str(self.directory / f"{name}.txt")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)  # py-spy attaches
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(2)  # SIGINT: py-spy writes its output and exits
+            self.process.wait(30)
+            self.process = None
+
+
+# -- main -----------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records-1k", type=int, default=1_000_000, help="records of 1 KiB produced, then consumed")
+    parser.add_argument("--records-100", type=int, default=2_000_000, help="records of 100 B produced")
+    parser.add_argument("--e2e-rate", type=int, default=1000, help="records/s for the latency run")
+    parser.add_argument("--e2e-seconds", type=float, default=10.0)
+    parser.add_argument("--e2e-warmup", type=float, default=1.0)
+    parser.add_argument("--startups", type=int, default=5, help="fresh processes for the startup time (best of)")
+    parser.add_argument("--only", default="startup,produce-1k,produce-100,consume-1k,e2e",
+                        help="comma-separated subset of: startup,produce-1k,produce-100,consume-1k,e2e")
+    parser.add_argument("--profile", type=Path, default=None, help="write py-spy raw profiles of each run here")
+    args = parser.parse_args()
+    runs = set(args.only.split(","))
+
+    rows: list[tuple[str, str, str, float | None]] = []  # (metric, value text, detail, value for the target)
+    if "startup" in runs:
+        startup = measure_startup(args.startups)
+        rows.append(("startup", f"{startup:.3f} s", f"best of {args.startups}, spawn to first Metadata answer", startup))
+
+    broker = BrokerProcess(admin=False)
+    try:
+        broker.start()
+        pid = broker.pid
+        metadata_answer(broker.port or 0)
+        time.sleep(0.5)
+        idle = proc_status(pid)["VmRSS"] / MB
+        rows.append(("rss idle", f"{idle:.1f} MB", "VmRSS after start and one Metadata request", idle))
+        bootstrap = broker.bootstrap_servers
+        profiler = Profiler(args.profile, pid)
+        for name, topic, count, size in (("produce-1k", "bench-1k", args.records_1k, 1024),
+                                         ("produce-100", "bench-100", args.records_100, 100)):
+            if name not in runs and not (name == "produce-1k" and "consume-1k" in runs):
+                continue
+            broker.create_topic(topic, 1, exist_ok=True)
+            profiler.start(name)
+            result = produce_run(bootstrap, topic, count, size, pid)
+            profiler.stop()
+            label = f"produce {'1 KiB' if size == 1024 else '100 B'} acks=1"
+            rows.append((label, f"{result['records/s']:,.0f} rec/s", f"{result['MB/s']:.0f} MB/s, {count:,} records in "
+                         f"{result['seconds']:.1f} s, broker cpu {result['broker cpu']:.2f}", result["records/s"]))
+        status = proc_status(pid)
+        rows.append(("rss after produce", f"{status['VmRSS'] / MB:.1f} MB", f"peak (VmHWM) {status['VmHWM'] / MB:.1f} MB", None))
+        if "consume-1k" in runs:
+            profiler.start("consume-1k")
+            result = consume_run(bootstrap, "bench-1k", args.records_1k, 1024, pid)
+            profiler.stop()
+            rows.append(("consume 1 KiB", f"{result['records/s']:,.0f} rec/s", f"{result['MB/s']:.0f} MB/s, {args.records_1k:,} records in "
+                         f"{result['seconds']:.1f} s, broker cpu {result['broker cpu']:.2f}", result["records/s"]))
+        if "e2e" in runs:
+            broker.create_topic("bench-e2e", 1, exist_ok=True)
+            result = e2e_run(bootstrap, "bench-e2e", args.e2e_rate, args.e2e_seconds, args.e2e_warmup)
+            rows.append(("e2e p50", f"{result['p50 ms']:.2f} ms", f"{args.e2e_rate} rec/s for {args.e2e_seconds:.0f} s", None))
+            rows.append(("e2e p99", f"{result['p99 ms']:.2f} ms", f"max {result['max ms']:.2f} ms over {result['records']:,.0f} records", result["p99 ms"]))
+        broker.stop()
+    except BaseException:
+        print("".join(broker.output[-30:]), file=sys.stderr)
+        raise
+    finally:
+        broker.close()
+
+    load = os.getloadavg()
+    print(f"# kwire broker benchmark: python {platform.python_version()}, librdkafka {rdkafka_version()[0]}, "
+          f"{os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (at the end)")
+    print(f"# {' '.join(sys.argv)}")
+    print()
+    print("| metric | value | target | met | detail |")
+    print("|---|---|---|---|---|")
+    for metric, text, detail, value in rows:
+        target, check = TARGETS.get(metric, ("", None))
+        met = "" if check is None or value is None else ("yes" if check(value) else "no")
+        print(f"| {metric} | {text} | {target} | {met} | {detail} |")
+
+
+if __name__ == "__main__":
+    main()
