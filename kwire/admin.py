@@ -30,8 +30,6 @@ import asyncio
 import json
 import logging
 import sys
-import urllib.error
-import urllib.request
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -148,6 +146,11 @@ class AdminClient:
         self.timeout = timeout
 
     def _call(self, method: str, path: str, payload: Any = None) -> Any:
+        # Imported here: the broker imports this module for the endpoint, and
+        # urllib.request (http.client, email) would cost it 2 MB of memory.
+        import urllib.error
+        import urllib.request
+
         data = None if payload is None else json.dumps(payload).encode()
         request = urllib.request.Request(f"http://{self.address}{path}", data=data, method=method, headers={"Content-Type": "application/json"})
         try:
