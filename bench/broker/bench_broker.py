@@ -18,13 +18,16 @@ as the client, with librdkafka's defaults except where said:
 * e2e: a producer at a fixed rate (--e2e-rate records/s, 100 B values
   carrying CLOCK_MONOTONIC) and a consumer in the same process: latency
   from before `produce()` to the consumer's return, p50/p99/max, after
-  --e2e-warmup seconds.
+  --e2e-warmup seconds. librdkafka's default linger.ms (5 ms) is most of
+  it; --e2e-linger-ms 0 shows the rest.
 * rss after produce / peak: VmRSS and VmHWM of the broker after the
   produce runs.
 
 "broker cpu" is the broker process's user+system CPU time during a run
 divided by its wall time (1.00 = one core busy): near 1.00 the broker is
 the bottleneck (it runs one event loop thread), well below it the client is.
+The same CPU time per record ("us/record") is what the broker would need
+with a faster client.
 
 --profile DIR runs py-spy (when installed) on the broker for each
 throughput run and writes DIR/<run>.txt (collapsed stacks) for reading as
@@ -191,7 +194,8 @@ def produce_run(bootstrap: str, topic: str, count: int, size: int, pid: int) -> 
     cpu = cpu_seconds(pid) - cpu0
     if remaining or errors:
         raise RuntimeError(f"produce to {topic}: {remaining} not delivered, {len(errors)} errors (first: {errors[:1]})")
-    return {"records/s": count / elapsed, "MB/s": count * size / elapsed / MB, "seconds": elapsed, "broker cpu": cpu / elapsed}
+    return {"records/s": count / elapsed, "MB/s": count * size / elapsed / MB, "seconds": elapsed, "broker cpu": cpu / elapsed,
+            "broker us/record": cpu / count * 1e6}
 
 
 def consume_run(bootstrap: str, topic: str, count: int, size: int, pid: int) -> dict[str, float]:
@@ -212,10 +216,11 @@ def consume_run(bootstrap: str, topic: str, count: int, size: int, pid: int) -> 
     consumer.close()
     if seen < count:
         raise RuntimeError(f"consume from {topic}: {seen} of {count} records in 300 s")
-    return {"records/s": seen / elapsed, "MB/s": seen * size / elapsed / MB, "seconds": elapsed, "broker cpu": cpu / elapsed}
+    return {"records/s": seen / elapsed, "MB/s": seen * size / elapsed / MB, "seconds": elapsed, "broker cpu": cpu / elapsed,
+            "broker us/record": cpu / seen * 1e6}
 
 
-def e2e_run(bootstrap: str, topic: str, rate: int, seconds: float, warmup: float) -> dict[str, float]:
+def e2e_run(bootstrap: str, topic: str, rate: int, seconds: float, warmup: float, linger_ms: float | None) -> dict[str, float]:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-e2e", "enable.auto.commit": False})
     consumer.assign([TopicPartition(topic, 0, 0)])
     latencies: list[float] = []
@@ -236,7 +241,7 @@ def e2e_run(bootstrap: str, topic: str, rate: int, seconds: float, warmup: float
 
     reader = threading.Thread(target=consume)
     reader.start()
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": 1})
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": 1, **({} if linger_ms is None else {"linger.ms": linger_ms})})
     producer.list_topics(topic, timeout=10)
     time.sleep(0.5)  # the consumer has fetched once and is in a long poll
     padding = bytes(100 - TIMESTAMP.size)
@@ -303,12 +308,15 @@ def main() -> None:
     parser.add_argument("--e2e-rate", type=int, default=1000, help="records/s for the latency run")
     parser.add_argument("--e2e-seconds", type=float, default=10.0)
     parser.add_argument("--e2e-warmup", type=float, default=1.0)
+    parser.add_argument("--e2e-linger-ms", type=float, default=None,
+                        help="producer linger.ms for the latency run (default: librdkafka's, 5 ms, which dominates the latency)")
     parser.add_argument("--startups", type=int, default=5, help="fresh processes for the startup time (best of)")
     parser.add_argument("--only", default="startup,produce-1k,produce-100,consume-1k,e2e",
                         help="comma-separated subset of: startup,produce-1k,produce-100,consume-1k,e2e")
     parser.add_argument("--profile", type=Path, default=None, help="write py-spy raw profiles of each run here")
     args = parser.parse_args()
     runs = set(args.only.split(","))
+    load_at_start = os.getloadavg()
 
     rows: list[tuple[str, str, str, float | None]] = []  # (metric, value text, detail, value for the target)
     if "startup" in runs:
@@ -335,7 +343,7 @@ def main() -> None:
             profiler.stop()
             label = f"produce {'1 KiB' if size == 1024 else '100 B'} acks=1"
             rows.append((label, f"{result['records/s']:,.0f} rec/s", f"{result['MB/s']:.0f} MB/s, {count:,} records in "
-                         f"{result['seconds']:.1f} s, broker cpu {result['broker cpu']:.2f}", result["records/s"]))
+                         f"{result['seconds']:.1f} s, broker cpu {result['broker cpu']:.2f} ({result['broker us/record']:.2f} us/record)", result["records/s"]))
         status = proc_status(pid)
         rows.append(("rss after produce", f"{status['VmRSS'] / MB:.1f} MB", f"peak (VmHWM) {status['VmHWM'] / MB:.1f} MB", None))
         if "consume-1k" in runs:
@@ -343,11 +351,12 @@ def main() -> None:
             result = consume_run(bootstrap, "bench-1k", args.records_1k, 1024, pid)
             profiler.stop()
             rows.append(("consume 1 KiB", f"{result['records/s']:,.0f} rec/s", f"{result['MB/s']:.0f} MB/s, {args.records_1k:,} records in "
-                         f"{result['seconds']:.1f} s, broker cpu {result['broker cpu']:.2f}", result["records/s"]))
+                         f"{result['seconds']:.1f} s, broker cpu {result['broker cpu']:.2f} ({result['broker us/record']:.2f} us/record)", result["records/s"]))
         if "e2e" in runs:
             broker.create_topic("bench-e2e", 1, exist_ok=True)
-            result = e2e_run(bootstrap, "bench-e2e", args.e2e_rate, args.e2e_seconds, args.e2e_warmup)
-            rows.append(("e2e p50", f"{result['p50 ms']:.2f} ms", f"{args.e2e_rate} rec/s for {args.e2e_seconds:.0f} s", None))
+            result = e2e_run(bootstrap, "bench-e2e", args.e2e_rate, args.e2e_seconds, args.e2e_warmup, args.e2e_linger_ms)
+            linger = "librdkafka's default linger.ms" if args.e2e_linger_ms is None else f"linger.ms={args.e2e_linger_ms:g}"
+            rows.append(("e2e p50", f"{result['p50 ms']:.2f} ms", f"{args.e2e_rate} rec/s for {args.e2e_seconds:.0f} s, {linger}", None))
             rows.append(("e2e p99", f"{result['p99 ms']:.2f} ms", f"max {result['max ms']:.2f} ms over {result['records']:,.0f} records", result["p99 ms"]))
         broker.stop()
     except BaseException:
@@ -357,8 +366,9 @@ def main() -> None:
         broker.close()
 
     load = os.getloadavg()
-    print(f"# kwire broker benchmark: python {platform.python_version()}, librdkafka {rdkafka_version()[0]}, "
-          f"{os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (at the end)")
+    print(f"# kwire broker benchmark: python {platform.python_version()}, librdkafka {rdkafka_version()[0]}, {os.cpu_count()} cores, "
+          f"load average {load_at_start[0]:.2f} {load_at_start[1]:.2f} {load_at_start[2]:.2f} at the start, "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end (1, 5, 15 min)")
     print(f"# {' '.join(sys.argv)}")
     print()
     print("| metric | value | target | met | detail |")
