@@ -369,7 +369,8 @@ def main() -> None:
                          f"{result['seconds']:.1f} s, broker cpu {result['broker cpu']:.2f} ({result['broker us/record']:.2f} us/record); "
                          f"plain pwrite of as many bytes right after: {raw:.0f} MB/s", result["records/s"]))
         status = proc_status(pid)
-        rows.append(("rss after produce", f"{status['VmRSS'] / MB:.1f} MB", f"peak (VmHWM) {status['VmHWM'] / MB:.1f} MB", None))
+        if any(row[0].startswith("produce") for row in rows):
+            rows.append(("rss after produce", f"{status['VmRSS'] / MB:.1f} MB", f"peak (VmHWM) {status['VmHWM'] / MB:.1f} MB", None))
         if "consume-1k" in runs:
             profiler.start("consume-1k")
             result = consume_run(bootstrap, "bench-1k", args.records_1k, 1024, pid)
