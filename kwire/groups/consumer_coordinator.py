@@ -301,19 +301,25 @@ class ConsumerGroupCoordinator:
             # The static member comes back under a new member id: it takes over
             # the old one's epoch and partitions, without a rebalance.
             return existing.with_changes(member_id=r.member_id), existing
+        member = self._known_member(group, group_id, r)
+        self._check_epoch(member, r.member_epoch, r.topic_partitions)
+        return member, None
+
+    @staticmethod
+    def _known_member(group: ConsumerGroup, group_id: str, r: HeartbeatRequest) -> ConsumerGroupMember:
+        """The member a heartbeat names, by member id or (static members) instance id."""
         if r.instance_id is None:
             member = group.members.get(r.member_id)
             if member is None:
                 raise HeartbeatError(ErrorCode.UNKNOWN_MEMBER_ID, f"Member {r.member_id} is not a member of group {group_id}.")
-        else:
-            member = group.static_member(r.instance_id)
-            if member is None:
-                raise HeartbeatError(ErrorCode.UNKNOWN_MEMBER_ID, f"Instance id {r.instance_id} is unknown.")
-            if member.member_id != r.member_id:
-                raise HeartbeatError(ErrorCode.FENCED_INSTANCE_ID,
-                                     f"Static member {r.member_id} with instance id {r.instance_id} was fenced by member {member.member_id}.")
-        self._check_epoch(member, r.member_epoch, r.topic_partitions)
-        return member, None
+            return member
+        member = group.static_member(r.instance_id)
+        if member is None:
+            raise HeartbeatError(ErrorCode.UNKNOWN_MEMBER_ID, f"Instance id {r.instance_id} is unknown.")
+        if member.member_id != r.member_id:
+            raise HeartbeatError(ErrorCode.FENCED_INSTANCE_ID,
+                                 f"Static member {r.member_id} with instance id {r.instance_id} was fenced by member {member.member_id}.")
+        return member
 
     def _check_size(self, group: ConsumerGroup) -> None:
         if len(group.members) >= self.config.max_size:
@@ -438,17 +444,7 @@ class ConsumerGroupCoordinator:
         if group is None:
             message = f"Group {group_id} is not a consumer group." if group_id in self.parent.groups else f"Group {group_id} not found."
             raise HeartbeatError(ErrorCode.GROUP_ID_NOT_FOUND, message)
-        if r.instance_id is None:
-            member = group.members.get(r.member_id)
-            if member is None:
-                raise HeartbeatError(ErrorCode.UNKNOWN_MEMBER_ID, f"Member {r.member_id} is not a member of group {group_id}.")
-        else:
-            member = group.static_member(r.instance_id)
-            if member is None:
-                raise HeartbeatError(ErrorCode.UNKNOWN_MEMBER_ID, f"Instance id {r.instance_id} is unknown.")
-            if member.member_id != r.member_id:
-                raise HeartbeatError(ErrorCode.FENCED_INSTANCE_ID,
-                                     f"Static member {r.member_id} with instance id {r.instance_id} was fenced by member {member.member_id}.")
+        member = self._known_member(group, group_id, r)
         if r.member_epoch == LEAVE_GROUP_STATIC_MEMBER_EPOCH:
             # A static member leaving "temporarily": it keeps its partitions (and
             # its session timer) so that a restart can take them over.
