@@ -22,6 +22,11 @@
 //                     -> [{partition, offset, timestamp, timestamp_type, key, value, headers, leader_epoch}]
 //   offsets           topic, partitions: [p], times: [ms] (offsetsForTimes, beginningOffsets, endOffsets)
 //                     -> {beginning: {p: o}, end: {p: o}, for_times: {"ms": {p: null | [offset, timestamp]}}}
+//   group_consume     topic, group, protocol ("classic" | "consumer"), count, assigned (optional: also
+//                     poll until this many partitions are assigned), timeout_ms, config: {}
+//                     (subscribe; poll until count records, and the assignment size if given, or the
+//                     timeout; commitSync of the offsets after the records returned; close)
+//                     -> {assigned: [p], records: [{partition, offset, value}], committed: {p: offset}}
 //
 // Admin calls are bounded by default.api.timeout.ms, producer sends by
 // delivery.timeout.ms, consumes by a deadline; the test bounds the JVM too.
@@ -39,6 +44,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
@@ -117,6 +123,7 @@ public class KafkaClientDriver {
             case "produce": return produce(command);
             case "consume": return consume(command);
             case "offsets": return offsets(command);
+            case "group_consume": return groupConsume(command);
             default: throw new IllegalArgumentException("unknown op " + op);
         }
     }
@@ -319,6 +326,52 @@ public class KafkaClientDriver {
                     out.add(r);
                 }
             }
+        }
+        return out;
+    }
+
+    private Object groupConsume(Map<String, Object> command) {
+        String topic = (String) command.get("topic");
+        int count = integer(command.get("count"));
+        Object assignedWanted = command.get("assigned");
+        long deadline = System.currentTimeMillis() + ((Number) command.getOrDefault("timeout_ms", 30_000)).longValue();
+        Map<String, Object> config = new LinkedHashMap<>();
+        config.put(ConsumerConfig.GROUP_ID_CONFIG, command.get("group"));
+        config.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, command.getOrDefault("protocol", "classic"));
+        config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        config.putAll(map(command.getOrDefault("config", Map.of())));
+        Map<String, Object> withConfig = new LinkedHashMap<>(command);
+        withConfig.put("config", config);
+        List<Object> records = new ArrayList<>();
+        Map<TopicPartition, org.apache.kafka.clients.consumer.OffsetAndMetadata> toCommit = new HashMap<>();
+        Map<String, Object> out = new LinkedHashMap<>();
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer(withConfig)) {
+            consumer.subscribe(List.of(topic));
+            while (System.currentTimeMillis() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(100))) {
+                    if (records.size() >= count) break;
+                    Map<String, Object> r = new LinkedHashMap<>();
+                    r.put("partition", record.partition());
+                    r.put("offset", record.offset());
+                    r.put("value", new String(record.value(), StandardCharsets.UTF_8));
+                    records.add(r);
+                    toCommit.put(new TopicPartition(record.topic(), record.partition()),
+                        new org.apache.kafka.clients.consumer.OffsetAndMetadata(record.offset() + 1));
+                }
+                if (records.size() >= count
+                        && (assignedWanted == null || consumer.assignment().size() == integer(assignedWanted))) break;
+            }
+            // Only the taken records are committed (a poll may return more than count).
+            if (!toCommit.isEmpty()) consumer.commitSync(toCommit);
+            List<Integer> assigned = new ArrayList<>();
+            for (TopicPartition tp : consumer.assignment()) assigned.add(tp.partition());
+            java.util.Collections.sort(assigned);
+            out.put("assigned", assigned);
+            out.put("records", records);
+            Map<String, Object> committed = new TreeMap<>();
+            Set<TopicPartition> mine = consumer.assignment();
+            consumer.committed(mine).forEach((tp, om) -> committed.put(String.valueOf(tp.partition()), om == null ? null : om.offset()));
+            out.put("committed", committed);
         }
         return out;
     }
