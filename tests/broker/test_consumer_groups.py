@@ -8,8 +8,7 @@ and resume; the admin client lists (type "consumer") and describes
 members and its offsets. The broker allows small consumer session timeouts
 and heartbeat intervals so the tests are fast; every wait is bounded.
 
-The Java consumer (group.protocol=consumer) is not run here: the Java
-driver in compat_tests/java/driver/ is not built yet.
+The Java consumer with group.protocol=consumer is in test_java_groups.py.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ its source or pom changes. One JVM start (~1.5 s) runs a whole scenario.
 Expected values are what Apache Kafka 4.4.0 answers to the same commands
 (compat_tests.reference_kafka.ReferenceKafka, compared by hand). The producer
 runs with enable.idempotence=false (idempotent producers are not served yet)
-and the consumer uses assign() + seek() without a group.id (nor are groups).
+and the consumer uses assign() + seek() without a group.id (groups with the
+Java consumer: test_java_groups.py).
 """
 
 from __future__ import annotations
