@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 METADATA_DIR = "kwire-metadata"  # not a <topic>-<partition> name, so LogManager leaves it alone
 QUORUM_READY_TIMEOUT = 30.0
 CHECKPOINT_INTERVAL_S = 60.0  # log.flush.offset.checkpoint.interval.ms
+# Kafka's producer.id.expiration.check.interval.ms default (10 minutes).
+PRODUCER_EXPIRATION_CHECK_INTERVAL_S = 600.0
 FLUSH_CHECK_INTERVAL_S = 1.0
 AUTO_CREATE_WAIT_S = 5.0
 
@@ -208,10 +210,20 @@ class Broker:
             asyncio.create_task(self._every(self.config["log.retention.check.interval.ms"] / 1000, manager.cleanup_logs)),
             asyncio.create_task(self._every(FLUSH_CHECK_INTERVAL_S, manager.flush_dirty_logs)),
             asyncio.create_task(self._every(CHECKPOINT_INTERVAL_S, manager.checkpoint)),
+            asyncio.create_task(self._every(PRODUCER_EXPIRATION_CHECK_INTERVAL_S, self._expire_producers)),
         ]
         if self.config["log.cleaner.enable"]:
             self.cleaner = LogCleaner(lambda: list(manager.logs.values()), backoff_ms=self.config["log.cleaner.backoff.ms"])
             self.cleaner.start()
+
+    def _expire_producers(self) -> None:
+        """producer.id.expiration.ms: forget idle idempotent producers in every log (kwire_storage producer_state.py)."""
+        assert self.log_manager is not None
+        expiration_ms = self.config["producer.id.expiration.ms"]
+        for partition_log in list(self.log_manager.logs.values()):
+            partition_log.producer_state.expiration_ms = expiration_ms
+            if not partition_log.closed:
+                partition_log.remove_expired_producers()
 
     async def _every(self, interval: float, work: Any) -> None:
         """Run blocking storage work off the event loop, every `interval` seconds."""

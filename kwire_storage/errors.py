@@ -26,6 +26,8 @@ __all__ = [
     "CorruptIndexError",
     "CorruptCheckpointError",
     "CorruptRecordError",
+    "OutOfOrderSequenceError",
+    "InvalidProducerEpochError",
 ]
 
 
@@ -73,3 +75,11 @@ class CorruptIndexError(StorageError):
 
 class CorruptCheckpointError(StorageError):
     """A checkpoint file does not parse in Kafka's checkpoint format."""
+
+
+class OutOfOrderSequenceError(StorageError):
+    """An idempotent producer's batch does not continue its sequence (OUT_OF_ORDER_SEQUENCE_NUMBER)."""
+
+
+class InvalidProducerEpochError(StorageError):
+    """A producer's batch carries an epoch older than the partition knows (INVALID_PRODUCER_EPOCH)."""

@@ -64,6 +64,7 @@ from kwire_storage.errors import (
 )
 from kwire_storage.file_records import FileSlice
 from kwire_storage.leader_epoch import LeaderEpochFileCache
+from kwire_storage.producer_state import DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerBatch, ProducerStateManager
 from kwire_storage.recovery import DELETED_SUFFIX, LoadedLog, load_log
 from kwire_storage.segment import LogSegment
 
@@ -117,6 +118,7 @@ class Log:
         clean_shutdown: bool = False,
         clock: Callable[[], int] = wall_clock_ms,
         rng: random.Random | None = None,
+        producer_id_expiration_ms: int = DEFAULT_PRODUCER_ID_EXPIRATION_MS,
     ) -> None:
         """Open (or create) the partition directory and load it.
 
@@ -154,6 +156,9 @@ class Log:
         self.leader_epoch_cache = LeaderEpochFileCache(self.dir)
         self.leader_epoch_cache.truncate_from_end(self._next_offset)
         self.leader_epoch_cache.truncate_from_start(self._log_start_offset)
+        # Idempotent producers (producer_state.py): from the latest snapshot plus a header scan.
+        self.producer_state = ProducerStateManager(self.dir, producer_id_expiration_ms)
+        self.producer_state.load(self._segments, self._next_offset, now)
 
     # -- offsets and state ---------------------------------------------------
 
@@ -254,7 +259,17 @@ class Log:
             self._check_open()
             now = self._clock()
             next_offset = self._next_offset
-            if not assign_offsets:
+            if assign_offsets:
+                # A client's append: sequence and epoch checks (producer_state.py).
+                duplicate = self.producer_state.check(batches)
+                if duplicate is not None:
+                    return AppendInfo(
+                        first_offset=duplicate.first_offset, last_offset=duplicate.last_offset,
+                        max_timestamp=duplicate.timestamp, offset_of_max_timestamp=duplicate.last_offset,
+                        log_append_time=duplicate.timestamp if log_append_time else -1,
+                        log_start_offset=self._log_start_offset, records_count=0, size=0,
+                    )
+            else:
                 expected = next_offset
                 for batch in batches:
                     if batch.base_offset < expected:
@@ -267,6 +282,7 @@ class Log:
             index_info: list[tuple[int, int, int]] = []
             max_timestamp, offset_of_max, records_count = -1, first_offset, 0
             epochs: list[tuple[int, int]] = []
+            producer_batches: list[ProducerBatch] = []
             for batch in batches:
                 size = batch.size
                 at = view[position:position + size]
@@ -292,6 +308,11 @@ class Log:
                 if batch_max > max_timestamp:
                     max_timestamp, offset_of_max = batch_max, last
                 index_info.append((last, batch_max, size))
+                if batch.producer_id >= 0:
+                    producer_batches.append(ProducerBatch(
+                        batch.producer_id, batch.producer_epoch, batch.base_sequence, batch.last_offset_delta,
+                        batch.is_control, base, batch_max,
+                    ))
                 records_count += batch.records_count
                 next_offset = last + 1
                 position += size
@@ -304,6 +325,8 @@ class Log:
                 self._closed = True
                 raise
             self._next_offset = next_offset
+            for producer_batch in producer_batches:
+                self.producer_state.update(producer_batch)
             for epoch, start in epochs:
                 self.leader_epoch_cache.assign(epoch, start)
             if self._next_offset - self._recovery_point >= self.config.flush_messages:
@@ -358,6 +381,10 @@ class Log:
                 max_index_size=self.config.segment_index_bytes,
                 created_ms=self._clock(), roll_jitter_ms=self._jitter(), create=True, active=True,
             )
+            if active.size > 0:
+                # The state as of the new segment's start, so a restart scans no further back.
+                self.producer_state.map_end_offset = self._next_offset
+                self.producer_state.take_snapshot()
             _fsync_dir(self.dir)
             self._segments = keep + (segment,)
             self._recovery_point = max(self._recovery_point, self._next_offset)
@@ -470,6 +497,7 @@ class Log:
                 self.truncate_fully_and_start_at(self._log_start_offset)
                 return True
             self._set_end_offset(new_end)
+            self.producer_state.load(self._segments, new_end, self._clock())
             return True
 
     def _set_end_offset(self, end: int) -> None:
@@ -498,6 +526,8 @@ class Log:
             self._next_offset = self._log_start_offset = self._high_watermark = self._recovery_point = offset
             self.cleaner_checkpoint = offset if self.cleaner_checkpoint is not None else None
             self.leader_epoch_cache.clear()
+            self.producer_state.delete_snapshots_after(-1)
+            self.producer_state.clear(offset)
 
     # -- log start offset and segment deletion ------------------------------------
 
@@ -542,6 +572,8 @@ class Log:
                             segment.size, reason)
             self._segments = keep
             self.schedule_delete(list(removed))
+            # Producers stay (KIP-360); only the snapshots of removed segments go.
+            self.producer_state.delete_snapshots_before(keep[0].base_offset)
             new_start = max(self._log_start_offset, keep[0].base_offset)
             if new_start > self._log_start_offset:
                 self._log_start_offset = new_start
@@ -593,6 +625,11 @@ class Log:
                     pass
         return count
 
+    def remove_expired_producers(self, now: int | None = None) -> int:
+        """producer.id.expiration.ms: forget producers idle that long; returns how many."""
+        with self._lock:
+            return self.producer_state.remove_expired_producers(self._clock() if now is None else now)
+
     # -- timestamps ---------------------------------------------------------------------
 
     def largest_timestamp(self) -> TimestampAndOffset | None:
@@ -613,6 +650,11 @@ class Log:
         with self._lock:
             if self._closed:
                 return
+            self.producer_state.map_end_offset = self._next_offset
+            try:
+                self.producer_state.take_snapshot()
+            except OSError as exc:
+                logger.error("%s: producer state snapshot failed at close: %s", self.dir.name, exc)
             for segment in self._segments:
                 segment.close()
             self._recovery_point = self._next_offset

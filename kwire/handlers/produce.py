@@ -24,8 +24,16 @@ the advertised minimum; v0-2 requests are then refused (the codec has no
 v0-2 layout: the connection is closed, as Kafka does for versions it does
 not serve).
 
-Not implemented yet: idempotent and transactional producer state (issue 7):
-batches carrying a producer id are appended without sequence checks.
+Idempotent producers (KIP-98, KIP-360): a batch with a producer id is
+checked against the partition's producer state (kwire_storage
+producer_state.py) from its header: a retry of one of the producer's last 5
+batches is answered NONE with the original offsets (Kafka 2.x+, no
+DUPLICATE_SEQUENCE_NUMBER), a sequence gap OUT_OF_ORDER_SEQUENCE_NUMBER, an
+older epoch INVALID_PRODUCER_EPOCH; an unknown producer is accepted at any
+sequence (KIP-360: no UNKNOWN_PRODUCER_ID).
+
+Not implemented yet (issue 7): transactional producer checks (the
+transaction coordinator, markers, verification of transactional batches).
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ from kwire_protocol.records.batch import MAGIC, NO_TIMESTAMP, split_batches
 from kwire_protocol.records.builder import build_batch
 from kwire_protocol.records.compression import GZIP, LZ4, NONE, SNAPPY, ZSTD
 from kwire_protocol.records.record import NewRecord
-from kwire_storage.errors import KafkaStorageError, RecordBatchTooLargeError
+from kwire_storage.errors import InvalidProducerEpochError, KafkaStorageError, OutOfOrderSequenceError, RecordBatchTooLargeError
 
 from kwire.handlers import CLOSE_CONNECTION, handles
 from kwire.topics import is_internal
@@ -104,6 +112,12 @@ def _append(broker: Any, topic: Any, index: int, records: Any, version: int) -> 
         return ErrorCode.CORRUPT_MESSAGE, None
     except RecordBatchTooLargeError:
         return ErrorCode.RECORD_LIST_TOO_LARGE, None
+    except OutOfOrderSequenceError as e:
+        log.debug("%s-%d: %s", topic.name, index, e)
+        return ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, Rejection(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, str(e))
+    except InvalidProducerEpochError as e:
+        log.debug("%s-%d: %s", topic.name, index, e)
+        return ErrorCode.INVALID_PRODUCER_EPOCH, Rejection(ErrorCode.INVALID_PRODUCER_EPOCH, str(e))
     except KafkaStorageError as e:
         log.error("append to %s-%d failed: %s", topic.name, index, e)
         return ErrorCode.KAFKA_STORAGE_ERROR, None
