@@ -156,3 +156,18 @@ def test_kafka_dump_log_reads_log_append_time_and_compacted_segments(tmp_path, c
     assert offsets != list(range(offsets[0], offsets[0] + len(offsets)))  # gaps left by compaction
     assert "LogAppendTime:" in output
     assert re.search(r"deleteHorizonMs: OptionalLong\[\d+\]", output), output
+
+
+def test_producer_snapshot(classpath: str, tmp_path: Path) -> None:
+    """`.snapshot` files are Kafka's ProducerSnapshot v1 (its CRC checked by Kafka): one entry per cached batch."""
+    log = Log(tmp_path / "idem-0", small_config(), clock=Clock(T0))
+    for producer_id in (7, 8):
+        for sequence in range(0, 9, 3):
+            log.append(build_batch([NewRecord(value=b"x", timestamp=T0)] * 3, producer_id=producer_id, producer_epoch=2,
+                                   base_sequence=sequence))
+    log.close()
+    snapshot = tmp_path / "idem-0" / f"{18:020d}.snapshot"
+    lines = [line for line in dump(classpath, [snapshot]).splitlines() if line.startswith("producerId")]
+    assert len(lines) == 6
+    assert lines[-1] == (f"producerId: 8 producerEpoch: 2 coordinatorEpoch: -1 currentTxnFirstOffset: OptionalLong.empty "
+                         f"lastTimestamp: {T0} firstSequence: 6 lastSequence: 8 lastOffset: 17 offsetDelta: 2 timestamp: {T0}")
