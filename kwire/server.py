@@ -141,7 +141,8 @@ class Broker:
         metadata_dir = Path(self.config["metadata.log.dir"] or self.log_dir) / METADATA_DIR
         self.quorum = MetadataQuorum(self.node_id, metadata_dir, cluster_id=self.config["cluster.id"], fsync=self.config["kwire.metadata.fsync"])
         self.quorum.start()
-        self.log_manager = LogManager(self.log_dir, default_config=LogConfig(self.config.topic_defaults()))
+        self.log_manager = LogManager(self.log_dir, default_config=LogConfig(self.config.topic_defaults()),
+                                      producer_id_expiration_ms=self.config["producer.id.expiration.ms"])
         try:
             await self._loop.run_in_executor(None, self.log_manager.startup)
         except KafkaStorageError as e:
@@ -219,9 +220,7 @@ class Broker:
     def _expire_producers(self) -> None:
         """producer.id.expiration.ms: forget idle idempotent producers in every log (kwire_storage producer_state.py)."""
         assert self.log_manager is not None
-        expiration_ms = self.config["producer.id.expiration.ms"]
         for partition_log in list(self.log_manager.logs.values()):
-            partition_log.producer_state.expiration_ms = expiration_ms
             if not partition_log.closed:
                 partition_log.remove_expired_producers()
 

@@ -43,6 +43,7 @@ from kwire_storage.checkpoints import (
 from kwire_storage.config import LogConfig
 from kwire_storage.errors import CorruptCheckpointError, KafkaStorageError
 from kwire_storage.log import Log, parse_partition_dir, wall_clock_ms
+from kwire_storage.producer_state import DEFAULT_PRODUCER_ID_EXPIRATION_MS
 from kwire_storage.retention import delete_old_segments
 
 logger = logging.getLogger("kwire_storage.manager")
@@ -61,12 +62,15 @@ class LogManager:
         *,
         topic_config: Callable[[str], LogConfig | None] | None = None,
         clock: Callable[[], int] = wall_clock_ms,
+        producer_id_expiration_ms: int = DEFAULT_PRODUCER_ID_EXPIRATION_MS,
     ) -> None:
-        """`topic_config(topic)` gives a topic's config (None: the default)."""
+        """`topic_config(topic)` gives a topic's config (None: the default);
+        `producer_id_expiration_ms` is the broker's producer.id.expiration.ms."""
         self.log_dir = Path(log_dir)
         self.default_config = default_config or LogConfig()
         self._topic_config = topic_config or (lambda topic: None)
         self._clock = clock
+        self.producer_id_expiration_ms = producer_id_expiration_ms
         self._logs: dict[TopicPartition, Log] = {}
         self._lock = threading.Lock()
         # Checkpoints are written from the broker's periodic task and on
@@ -124,7 +128,7 @@ class LogManager:
                 log_start_offset=start_offsets.get(tp, 0),
                 high_watermark=high_watermarks.get(tp, 0),
                 clean_shutdown=self.had_clean_shutdown and tp in recovery_points,
-                clock=self._clock,
+                clock=self._clock, producer_id_expiration_ms=self.producer_id_expiration_ms,
             )
             if tp in cleaner_offsets:
                 log.cleaner_checkpoint = min(max(cleaner_offsets[tp], log.log_start_offset), log.log_end_offset)
@@ -147,7 +151,8 @@ class LogManager:
                 if not topic or "/" in topic or topic in (".", ".."):
                     raise ValueError(f"invalid topic name {topic!r}")
                 path = self.log_dir / f"{topic}-{partition}"
-                log = Log(path, config or self._config_for(topic), clean_shutdown=not path.exists(), clock=self._clock)
+                log = Log(path, config or self._config_for(topic), clean_shutdown=not path.exists(), clock=self._clock,
+                          producer_id_expiration_ms=self.producer_id_expiration_ms)
                 fsync_dir(self.log_dir)
                 self._logs[(topic, partition)] = log
             return log
