@@ -1,0 +1,116 @@
+"""The adapter interface and the error normalisation shared by adapters."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from kwire_protocol.error_codes import ErrorCode
+
+# Java exception class -> Kafka error name (org.apache.kafka.common.protocol.Errors).
+JAVA_EXCEPTIONS = {
+    "RecordTooLargeException": "MESSAGE_TOO_LARGE",
+    "InvalidTopicException": "INVALID_TOPIC_EXCEPTION",
+    "UnknownTopicOrPartitionException": "UNKNOWN_TOPIC_OR_PARTITION",
+    "TopicExistsException": "TOPIC_ALREADY_EXISTS",
+    "InvalidPartitionsException": "INVALID_PARTITIONS",
+    "InvalidReplicationFactorException": "INVALID_REPLICATION_FACTOR",
+    "InvalidConfigurationException": "INVALID_CONFIG",
+    "UnknownTopicIdException": "UNKNOWN_TOPIC_ID",
+    "TimeoutException": "REQUEST_TIMED_OUT",
+}
+
+
+class Unsupported(Exception):
+    """The client cannot express this operation (reported as n/a)."""
+
+
+class ClientError(Exception):
+    """An operation failed with a Kafka error (`name`), as the client reported it."""
+
+    def __init__(self, name: str, detail: str = "") -> None:
+        super().__init__(f"{name}: {detail}" if detail else name)
+        self.name = name
+
+
+def error_name(exc: BaseException) -> str:
+    """Kafka's name for the error a client raised (its class name when it has no code)."""
+    if isinstance(exc, ClientError):
+        return exc.name
+    errno = getattr(exc, "errno", None)  # kafka-python and aiokafka errors
+    if isinstance(errno, int) and errno > 0:
+        return _code_name(errno)
+    if exc.args and hasattr(exc.args[0], "code"):  # confluent_kafka.KafkaException(KafkaError)
+        return confluent_error_name(exc.args[0])
+    return type(exc).__name__
+
+
+def confluent_error_name(error: Any) -> str:
+    code = error.code()
+    # librdkafka's broker errors share Kafka's codes; local ones are negative.
+    return _code_name(code) if code > 0 else error.name()
+
+
+def _code_name(code: int) -> str:
+    try:
+        return ErrorCode(code).name
+    except ValueError:
+        return f"ERROR_{code}"
+
+
+def text(data: bytes | None) -> str | None:
+    if data is None:
+        return None
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        return "base64:" + base64.b64encode(data).decode()
+
+
+def data(value: str | None) -> bytes | None:
+    return None if value is None else value.encode()
+
+
+class Adapter:
+    """One client bound to one bootstrap address. Records to produce are dicts with
+    key, value, headers ([name, value] pairs), timestamp and partition (each optional);
+    consumed records are dicts with partition, offset, key, value, headers, timestamp,
+    timestamp_type ("CreateTime" / "LogAppendTime")."""
+
+    name = "?"
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+
+    def cluster(self) -> dict[str, Any]:
+        """{"cluster_id", "controller", "brokers": [[id, host, port], ...]}."""
+        raise Unsupported(f"{self.name}: cluster metadata")
+
+    def list_topics(self) -> list[str]:
+        raise Unsupported(f"{self.name}: list topics")
+
+    def create_topics(self, specs: list[dict[str, Any]]) -> dict[str, str | None]:
+        """{name: error name or None} for specs {name, partitions, configs}."""
+        raise Unsupported(f"{self.name}: create topics")
+
+    def describe_topics(self, names: list[str]) -> dict[str, Any]:
+        """{name: {"id", "partitions": [{partition, leader, replicas, isr}]} or {"error": name}}."""
+        raise Unsupported(f"{self.name}: describe topics")
+
+    def delete_topics(self, names: list[str]) -> dict[str, str | None]:
+        raise Unsupported(f"{self.name}: delete topics")
+
+    def produce(self, topic: str, records: list[dict[str, Any]], *, compression: str = "none",
+                config: dict[str, Any] | None = None, transactional: bool = False) -> list[dict[str, Any]]:
+        """[{partition, offset, timestamp}] per record; raises ClientError."""
+        raise Unsupported(f"{self.name}: produce")
+
+    def consume(self, topic: str, partition: int, offset: int | str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        raise Unsupported(f"{self.name}: consume")
+
+    def offsets(self, topic: str, partitions: list[int], times: list[int]) -> dict[str, Any]:
+        """{"beginning": {p: o}, "end": {p: o}, "for_times": {t: {p: [offset, timestamp] | None}}} (keys as str)."""
+        raise Unsupported(f"{self.name}: list offsets")
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,114 @@
+"""Java kafka-clients (4.4.0) through compat_tests/java/driver (KafkaClientDriver).
+
+The driver is built with Maven into its target/ (git-ignored) the first time
+and whenever its sources change; each call is one JVM (~1.5 s). Producers
+run with enable.idempotence=false until idempotence is served.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from compat_tests.clients.base import JAVA_EXCEPTIONS, Adapter, ClientError, Unsupported
+
+DRIVER_DIR = Path(__file__).resolve().parents[1] / "java" / "driver"
+TARGET = DRIVER_DIR / "target"
+CLASSPATH_FILE = TARGET / "classpath.txt"
+DRIVER_CLASS = TARGET / "classes" / "KafkaClientDriver.class"
+PRODUCER = {"acks": "1", "enable.idempotence": "false", "linger.ms": "20"}
+_classpath: str | None = None
+
+
+def build_driver() -> str:
+    """Compile the driver unless up to date; its java classpath."""
+    global _classpath
+    if _classpath:
+        return _classpath
+    sources = [DRIVER_DIR / "pom.xml", *(p for p in (DRIVER_DIR / "src").rglob("*") if p.is_file())]
+    newest = max(p.stat().st_mtime for p in sources)
+    fresh = DRIVER_CLASS.exists() and CLASSPATH_FILE.exists() and min(DRIVER_CLASS.stat().st_mtime, CLASSPATH_FILE.stat().st_mtime) >= newest
+    if not fresh or not all(Path(j).exists() for j in CLASSPATH_FILE.read_text().strip().split(os.pathsep)):
+        result = subprocess.run(["mvn", "-q", "-B", "-f", str(DRIVER_DIR / "pom.xml"), "compile", "dependency:build-classpath",
+                                 f"-Dmdep.outputFile={CLASSPATH_FILE}"], capture_output=True, text=True, timeout=900)
+        if result.returncode != 0:
+            raise RuntimeError(f"building the Java driver failed:\n{(result.stdout + result.stderr)[-3000:]}")
+    _classpath = os.pathsep.join([str(TARGET / "classes"), CLASSPATH_FILE.read_text().strip()])
+    return _classpath
+
+
+def _b64(value: str | None) -> str | None:
+    return None if value is None else base64.b64encode(value.encode()).decode()
+
+
+def _text(value: str | None) -> str | None:
+    return None if value is None else base64.b64decode(value).decode(errors="backslashreplace")
+
+
+def _error(answer: dict[str, Any]) -> str:
+    return JAVA_EXCEPTIONS.get(answer["error"], answer["error"])
+
+
+class JavaAdapter(Adapter):
+    name = "java"
+
+    def _run(self, command: dict[str, Any]) -> Any:
+        result = subprocess.run(["java", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", build_driver(),
+                                 "KafkaClientDriver", self.bootstrap], input=json.dumps([command]),
+                                capture_output=True, text=True, timeout=180)
+        answers = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+        if result.returncode != 0 or len(answers) != 1:
+            raise RuntimeError(f"java driver exited {result.returncode}:\n{result.stderr[-3000:]}")
+        if "error" in answers[0]:
+            raise ClientError(_error(answers[0]), answers[0].get("message") or "")
+        return answers[0]["ok"]
+
+    def _per_topic(self, answer: dict[str, Any]) -> dict[str, str | None]:
+        return {name: None if result is None else _error(result) for name, result in answer.items()}
+
+    def cluster(self) -> dict[str, Any]:
+        c = self._run({"op": "describe_cluster"})
+        return {"cluster_id": c["cluster_id"], "controller": c["controller"], "brokers": sorted([n["id"], n["host"], n["port"]] for n in c["nodes"])}
+
+    def list_topics(self) -> list[str]:
+        return sorted(self._run({"op": "list_topics"}))
+
+    def create_topics(self, specs: list[dict[str, Any]]) -> dict[str, str | None]:
+        return self._per_topic(self._run({"op": "create_topics", "topics": specs}))
+
+    def delete_topics(self, names: list[str]) -> dict[str, str | None]:
+        return self._per_topic(self._run({"op": "delete_topics", "topics": names}))
+
+    def describe_topics(self, names: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in names:  # the driver fails the whole call on one unknown topic
+            try:
+                out.update(self._run({"op": "describe_topics", "topics": [name]}))
+            except ClientError as exc:
+                out[name] = {"error": exc.name}
+        return out
+
+    def produce(self, topic: str, records: list[dict[str, Any]], *, compression: str = "none",
+                config: dict[str, Any] | None = None, transactional: bool = False) -> list[dict[str, Any]]:
+        if transactional:
+            raise Unsupported(f"{self.name}: transactions are not in this driver yet")
+        java_records = [{"key": _b64(r.get("key")), "value": _b64(r.get("value")), "partition": r.get("partition"),
+                         "timestamp": r.get("timestamp"), "headers": [[k, _b64(v)] for k, v in r.get("headers", [])]} for r in records]
+        return self._run({"op": "produce", "topic": topic, "records": java_records,
+                          "config": {**PRODUCER, "compression.type": compression, **(config or {})}})
+
+    def consume(self, topic: str, partition: int, offset: int | str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        if not isinstance(offset, int):
+            raise ClientError("UNSUPPORTED", "the driver seeks to numeric offsets only")
+        records = self._run({"op": "consume", "topic": topic, "partition": partition, "offset": offset, "count": count,
+                             "timeout_ms": int(timeout * 1000)})
+        return [{"partition": r["partition"], "offset": r["offset"], "key": _text(r["key"]), "value": _text(r["value"]),
+                 "headers": [[k, _text(v)] for k, v in r["headers"]], "timestamp": r["timestamp"], "timestamp_type": r["timestamp_type"]}
+                for r in records]
+
+    def offsets(self, topic: str, partitions: list[int], times: list[int]) -> dict[str, Any]:
+        return self._run({"op": "offsets", "topic": topic, "partitions": partitions, "times": times})

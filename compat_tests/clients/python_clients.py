@@ -1,0 +1,386 @@
+"""kafka-python, aiokafka and confluent-kafka (librdkafka) adapters.
+
+Consumers never join a group: they assign partitions and seek. The admin
+side of aiokafka is not in this adapter yet (its operations report n/a).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiokafka.errors
+import confluent_kafka
+import confluent_kafka.admin
+import kafka
+import kafka.errors
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition as AioTopicPartition
+from kafka.admin import NewTopic
+
+from compat_tests.clients.base import Adapter, ClientError, Unsupported, confluent_error_name, data, error_name, text
+
+TIMESTAMP_TYPES = {0: "CreateTime", 1: "LogAppendTime"}
+
+
+def _record(partition: int, offset: int, key: bytes | None, value: bytes | None, headers: Any, timestamp: int,
+            timestamp_type: int) -> dict[str, Any]:
+    return {"partition": partition, "offset": offset, "key": text(key), "value": text(value),
+            "headers": [[k, text(v)] for k, v in headers], "timestamp": timestamp,
+            "timestamp_type": TIMESTAMP_TYPES.get(timestamp_type, str(timestamp_type))}
+
+
+def _headers(record: dict[str, Any]) -> list[tuple[str, bytes | None]]:
+    return [(k, data(v)) for k, v in record.get("headers", [])]
+
+
+class KafkaPythonAdapter(Adapter):
+    name = "kafka-python"
+
+    def _admin(self) -> kafka.KafkaAdminClient:
+        return kafka.KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=15000)
+
+    def cluster(self) -> dict[str, Any]:
+        admin = self._admin()
+        try:
+            described = admin.describe_cluster()
+            return {"cluster_id": described["cluster_id"], "controller": described["controller_id"],
+                    "brokers": sorted([b["broker_id"], b["host"], b["port"]] for b in described["brokers"])}
+        finally:
+            admin.close()
+
+    def list_topics(self) -> list[str]:
+        admin = self._admin()
+        try:
+            return sorted(admin.list_topics())
+        finally:
+            admin.close()
+
+    def create_topics(self, specs: list[dict[str, Any]]) -> dict[str, str | None]:
+        admin = self._admin()
+        out: dict[str, str | None] = {}
+        try:
+            for spec in specs:
+                try:
+                    admin.create_topics([NewTopic(spec["name"], spec.get("partitions", 1), 1, topic_configs=spec.get("configs", {}))])
+                    out[spec["name"]] = None
+                except kafka.errors.KafkaError as exc:
+                    out[spec["name"]] = error_name(exc)
+            return out
+        finally:
+            admin.close()
+
+    def describe_topics(self, names: list[str]) -> dict[str, Any]:
+        admin = self._admin()
+        out: dict[str, Any] = {}
+        try:
+            for name in names:
+                try:
+                    [topic] = admin.describe_topics([name])
+                except kafka.errors.KafkaError as exc:
+                    out[name] = {"error": error_name(exc)}
+                    continue
+                if topic["error_code"]:
+                    out[name] = {"error": error_name(kafka.errors.for_code(topic["error_code"])())}
+                    continue
+                out[name] = {"id": str(topic.get("topic_id")), "partitions": sorted(
+                    ({"partition": p["partition_index"], "leader": p["leader_id"], "replicas": p["replica_nodes"],
+                      "isr": p["isr_nodes"]} for p in topic["partitions"]), key=lambda p: p["partition"])}
+            return out
+        finally:
+            admin.close()
+
+    def delete_topics(self, names: list[str]) -> dict[str, str | None]:
+        admin = self._admin()
+        out: dict[str, str | None] = {}
+        try:
+            for name in names:
+                try:
+                    admin.delete_topics([name])
+                    out[name] = None
+                except kafka.errors.KafkaError as exc:
+                    out[name] = error_name(exc)
+            return out
+        finally:
+            admin.close()
+
+    def produce(self, topic: str, records: list[dict[str, Any]], *, compression: str = "none",
+                config: dict[str, Any] | None = None, transactional: bool = False) -> list[dict[str, Any]]:
+        if any(v is None for r in records for _, v in r.get("headers", [])):
+            raise Unsupported("kafka-python: a null header value (send() requires bytes)")
+        producer = kafka.KafkaProducer(**{"bootstrap_servers": self.bootstrap, "acks": 1, "linger_ms": 20, "max_block_ms": 10000,
+                                          "compression_type": None if compression == "none" else compression, **(config or {})})
+        try:
+            if transactional:
+                try:
+                    producer.init_transactions()
+                    producer.begin_transaction()
+                except kafka.errors.KafkaError as exc:
+                    raise ClientError(error_name(exc), str(exc)) from exc
+            futures = [producer.send(topic, key=data(r.get("key")), value=data(r.get("value")), headers=_headers(r),
+                                     timestamp_ms=r.get("timestamp"), partition=r.get("partition")) for r in records]
+            if transactional:
+                try:
+                    producer.commit_transaction()
+                except kafka.errors.KafkaError as exc:
+                    raise ClientError(error_name(exc), str(exc)) from exc
+            producer.flush(15)
+            out = []
+            for future in futures:
+                try:
+                    m = future.get(15)
+                except kafka.errors.KafkaError as exc:
+                    raise ClientError(error_name(exc), str(exc)) from exc
+                out.append({"partition": m.partition, "offset": m.offset, "timestamp": m.timestamp})
+            return out
+        finally:
+            producer.close(timeout=5)
+
+    def _consumer(self) -> kafka.KafkaConsumer:
+        return kafka.KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100)
+
+    def consume(self, topic: str, partition: int, offset: int | str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        consumer = self._consumer()
+        try:
+            tp = kafka.TopicPartition(topic, partition)
+            consumer.assign([tp])
+            if offset == "earliest":
+                consumer.seek_to_beginning(tp)
+            elif offset == "latest":
+                consumer.seek_to_end(tp)
+            else:
+                consumer.seek(tp, offset)
+            out: list[dict[str, Any]] = []
+            deadline = time.monotonic() + timeout
+            while len(out) < count and time.monotonic() < deadline:
+                for batch in consumer.poll(timeout_ms=200).values():
+                    out += [_record(m.partition, m.offset, m.key, m.value, m.headers, m.timestamp, m.timestamp_type) for m in batch]
+            return out
+        finally:
+            consumer.close()
+
+    def offsets(self, topic: str, partitions: list[int], times: list[int]) -> dict[str, Any]:
+        consumer = self._consumer()
+        try:
+            tps = [kafka.TopicPartition(topic, p) for p in partitions]
+            out: dict[str, Any] = {"beginning": {str(tp.partition): o for tp, o in consumer.beginning_offsets(tps).items()},
+                                   "end": {str(tp.partition): o for tp, o in consumer.end_offsets(tps).items()}, "for_times": {}}
+            for t in times:
+                found = consumer.offsets_for_times({tp: t for tp in tps})
+                out["for_times"][str(t)] = {str(tp.partition): None if ot is None else [ot.offset, ot.timestamp] for tp, ot in found.items()}
+            return out
+        finally:
+            consumer.close()
+
+
+class AiokafkaAdapter(Adapter):
+    name = "aiokafka"
+
+    def produce(self, topic: str, records: list[dict[str, Any]], *, compression: str = "none",
+                config: dict[str, Any] | None = None, transactional: bool = False) -> list[dict[str, Any]]:
+        async def run() -> list[dict[str, Any]]:
+            producer = AIOKafkaProducer(**{"bootstrap_servers": self.bootstrap, "acks": 1, "linger_ms": 20, "request_timeout_ms": 15000,
+                                             "compression_type": None if compression == "none" else compression, **(config or {})})
+            try:
+                await asyncio.wait_for(producer.start(), 15)
+            except (aiokafka.errors.KafkaError, asyncio.TimeoutError) as exc:
+                await asyncio.wait_for(producer.stop(), 10)
+                raise ClientError(error_name(exc) if str(exc) else "REQUEST_TIMED_OUT", str(exc)) from exc
+            try:
+                if transactional:
+                    await producer.begin_transaction()
+                futures = [await producer.send(topic, key=data(r.get("key")), value=data(r.get("value")), headers=_headers(r),
+                                               timestamp_ms=r.get("timestamp"), partition=r.get("partition")) for r in records]
+                out = []
+                for future in futures:
+                    try:
+                        m = await asyncio.wait_for(future, 15)
+                    except kafka.errors.KafkaError as exc:
+                        raise ClientError(error_name(exc), str(exc)) from exc
+                    except Exception as exc:  # aiokafka's own error classes (same errno)
+                        raise ClientError(error_name(exc), str(exc)) from exc
+                    out.append({"partition": m.partition, "offset": m.offset, "timestamp": m.timestamp})
+                if transactional:
+                    try:
+                        await producer.commit_transaction()
+                    except aiokafka.errors.KafkaError as exc:
+                        raise ClientError(error_name(exc), str(exc)) from exc
+                return out
+            finally:
+                await asyncio.wait_for(producer.stop(), 10)
+        return asyncio.run(run())
+
+    async def _consumer(self) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100)
+        await asyncio.wait_for(consumer.start(), 15)
+        return consumer
+
+    def consume(self, topic: str, partition: int, offset: int | str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        async def run() -> list[dict[str, Any]]:
+            consumer = await self._consumer()
+            try:
+                tp = AioTopicPartition(topic, partition)
+                consumer.assign([tp])
+                if offset == "earliest":
+                    await consumer.seek_to_beginning(tp)
+                elif offset == "latest":
+                    await consumer.seek_to_end(tp)
+                else:
+                    consumer.seek(tp, offset)
+                out: list[dict[str, Any]] = []
+                deadline = time.monotonic() + timeout
+                while len(out) < count and time.monotonic() < deadline:
+                    for batch in (await consumer.getmany(timeout_ms=200)).values():
+                        out += [_record(m.partition, m.offset, m.key, m.value, m.headers, m.timestamp, m.timestamp_type) for m in batch]
+                return out
+            finally:
+                await asyncio.wait_for(consumer.stop(), 10)
+        return asyncio.run(run())
+
+    def offsets(self, topic: str, partitions: list[int], times: list[int]) -> dict[str, Any]:
+        async def run() -> dict[str, Any]:
+            consumer = await self._consumer()
+            try:
+                tps = [AioTopicPartition(topic, p) for p in partitions]
+                out: dict[str, Any] = {"beginning": {str(tp.partition): o for tp, o in (await consumer.beginning_offsets(tps)).items()},
+                                       "end": {str(tp.partition): o for tp, o in (await consumer.end_offsets(tps)).items()},
+                                       "for_times": {}}
+                for t in times:
+                    found = await consumer.offsets_for_times({tp: t for tp in tps})
+                    out["for_times"][str(t)] = {str(tp.partition): None if ot is None else [ot.offset, ot.timestamp] for tp, ot in found.items()}
+                return out
+            finally:
+                await asyncio.wait_for(consumer.stop(), 10)
+        return asyncio.run(run())
+
+
+class ConfluentAdapter(Adapter):
+    name = "confluent"
+
+    def _admin(self) -> confluent_kafka.admin.AdminClient:
+        return confluent_kafka.admin.AdminClient({"bootstrap.servers": self.bootstrap})
+
+    def cluster(self) -> dict[str, Any]:
+        metadata = self._admin().list_topics(timeout=15)
+        return {"cluster_id": metadata.cluster_id, "controller": metadata.controller_id,
+                "brokers": sorted([b.id, b.host, b.port] for b in metadata.brokers.values())}
+
+    def list_topics(self) -> list[str]:
+        return sorted(self._admin().list_topics(timeout=15).topics)
+
+    def _per_topic(self, futures: dict[str, Any], admin: Any) -> dict[str, str | None]:
+        # `admin` is held until the futures resolve: a collected AdminClient fails them with _DESTROY.
+        out: dict[str, str | None] = {}
+        for name, future in futures.items():
+            try:
+                future.result(timeout=30)
+                out[name] = None
+            except confluent_kafka.KafkaException as exc:
+                out[name] = confluent_error_name(exc.args[0])
+        return out
+
+    def create_topics(self, specs: list[dict[str, Any]]) -> dict[str, str | None]:
+        topics = [confluent_kafka.admin.NewTopic(s["name"], s.get("partitions", 1), 1, config=s.get("configs", {})) for s in specs]
+        admin = self._admin()
+        return self._per_topic(admin.create_topics(topics, request_timeout=15), admin)
+
+    def delete_topics(self, names: list[str]) -> dict[str, str | None]:
+        admin = self._admin()
+        return self._per_topic(admin.delete_topics(names, request_timeout=15), admin)
+
+    def describe_topics(self, names: list[str]) -> dict[str, Any]:
+        admin = self._admin()
+        futures = admin.describe_topics(confluent_kafka.TopicCollection(names), request_timeout=15)
+        out: dict[str, Any] = {}
+        for name, future in futures.items():
+            try:
+                d = future.result(timeout=30)
+            except confluent_kafka.KafkaException as exc:
+                out[name] = {"error": confluent_error_name(exc.args[0])}
+                continue
+            out[name] = {"id": str(d.topic_id), "partitions": sorted(
+                ({"partition": p.id, "leader": p.leader.id if p.leader else None, "replicas": [n.id for n in p.replicas],
+                  "isr": [n.id for n in p.isr]} for p in d.partitions), key=lambda p: p["partition"])}
+        return out
+
+    def produce(self, topic: str, records: list[dict[str, Any]], *, compression: str = "none",
+                config: dict[str, Any] | None = None, transactional: bool = False) -> list[dict[str, Any]]:
+        producer = confluent_kafka.Producer({"bootstrap.servers": self.bootstrap, "acks": "1", "linger.ms": 20,
+                                             "compression.type": compression, "message.timeout.ms": 15000,
+                                             "enable.idempotence": False, **(config or {})})
+        results: list[Any] = [None] * len(records)
+
+        def report(index: int) -> Any:
+            def on_delivery(error: Any, message: Any) -> None:
+                results[index] = error if error is not None else {
+                    "partition": message.partition(), "offset": message.offset(), "timestamp": message.timestamp()[1]}
+            return on_delivery
+
+        if transactional:
+            try:
+                producer.init_transactions(15)
+                producer.begin_transaction()
+            except confluent_kafka.KafkaException as exc:
+                raise ClientError(confluent_error_name(exc.args[0]), str(exc)) from exc
+        for i, r in enumerate(records):
+            kwargs: dict[str, Any] = {"key": data(r.get("key")), "value": data(r.get("value")), "on_delivery": report(i)}
+            if r.get("partition") is not None:
+                kwargs["partition"] = r["partition"]
+            if r.get("headers"):
+                kwargs["headers"] = _headers(r)
+            if r.get("timestamp") is not None:
+                kwargs["timestamp"] = r["timestamp"]
+            producer.produce(topic, **kwargs)
+        if transactional:
+            try:
+                producer.commit_transaction(15)
+            except confluent_kafka.KafkaException as exc:
+                raise ClientError(confluent_error_name(exc.args[0]), str(exc)) from exc
+        producer.flush(20)
+        for result in results:
+            if result is None:
+                raise ClientError("REQUEST_TIMED_OUT", "not delivered")
+            if not isinstance(result, dict):
+                raise ClientError(confluent_error_name(result), str(result))
+        return results
+
+    def _consumer(self) -> confluent_kafka.Consumer:
+        return confluent_kafka.Consumer({"bootstrap.servers": self.bootstrap, "group.id": "compat-assign-only",
+                                         "enable.auto.commit": False, "enable.auto.offset.store": False, "fetch.wait.max.ms": 100})
+
+    def consume(self, topic: str, partition: int, offset: int | str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        consumer = self._consumer()
+        try:
+            start = {"earliest": confluent_kafka.OFFSET_BEGINNING, "latest": confluent_kafka.OFFSET_END}.get(offset, offset)  # type: ignore[call-overload]
+            consumer.assign([confluent_kafka.TopicPartition(topic, partition, start)])
+            out: list[dict[str, Any]] = []
+            deadline = time.monotonic() + timeout
+            while len(out) < count and time.monotonic() < deadline:
+                for m in consumer.consume(num_messages=max(1, count - len(out)), timeout=0.2):
+                    if m.error() is not None:
+                        raise ClientError(confluent_error_name(m.error()), str(m.error()))
+                    kind, timestamp = m.timestamp()
+                    kind = {confluent_kafka.TIMESTAMP_CREATE_TIME: 0, confluent_kafka.TIMESTAMP_LOG_APPEND_TIME: 1}.get(kind, -1)
+                    out.append(_record(m.partition(), m.offset(), m.key(), m.value(), m.headers() or [], timestamp, kind))
+            return out
+        finally:
+            consumer.close()
+
+    def offsets(self, topic: str, partitions: list[int], times: list[int]) -> dict[str, Any]:
+        consumer = self._consumer()
+        try:
+            out: dict[str, Any] = {"beginning": {}, "end": {}, "for_times": {}}
+            for p in partitions:
+                low, high = consumer.get_watermark_offsets(confluent_kafka.TopicPartition(topic, p), timeout=15)
+                out["beginning"][str(p)], out["end"][str(p)] = low, high
+            for t in times:
+                found = consumer.offsets_for_times([confluent_kafka.TopicPartition(topic, p, t) for p in partitions], timeout=15)
+                # librdkafka has no timestamp in the answer, and -1 (OFFSET_END) where Java says null.
+                out["for_times"][str(t)] = {str(tp.partition): None if tp.offset < 0 else [tp.offset, None] for tp in found}
+            return out
+        finally:
+            consumer.close()
+
+
+ADAPTERS = {"kafka-python": KafkaPythonAdapter, "aiokafka": AiokafkaAdapter, "confluent": ConfluentAdapter}

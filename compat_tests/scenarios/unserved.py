@@ -1,0 +1,41 @@
+"""Producer guarantees: idempotence (served) and transactions (not yet: expected failure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compat_tests.clients import Unsupported
+from compat_tests.scenarios import Context, Scenario
+
+IDEMPOTENT = {"java": {"enable.idempotence": "true", "acks": "all"}, "confluent": {"enable.idempotence": True, "acks": "all"},
+              "kafka-python": {"enable_idempotence": True, "acks": "all"}, "aiokafka": {"enable_idempotence": True, "acks": "all"}}
+TRANSACTIONAL = {"confluent": "transactional.id", "kafka-python": "transactional_id", "aiokafka": "transactional_id",
+                 "java": "transactional.id"}
+
+
+def idempotent_produce(ctx: Context) -> dict[str, Any]:
+    if ctx.client.name not in IDEMPOTENT:
+        raise Unsupported(f"{ctx.client.name}: no idempotent producer")
+    topic = ctx.new_topic()
+    sent = ctx.client.produce(topic, [{"key": f"k{i}", "value": f"v{i}", "partition": 0} for i in range(5)], config=IDEMPOTENT[ctx.client.name])
+    offsets = [s["offset"] for s in sent]
+    ctx.expect_equal("offsets", offsets, list(range(5)))
+    return {"offsets": offsets}
+
+
+def transactional_produce(ctx: Context) -> dict[str, Any]:
+    if ctx.client.name not in TRANSACTIONAL:
+        raise Unsupported(f"{ctx.client.name}: no transactional producer")
+    topic = ctx.new_topic()
+    sent = ctx.client.produce(topic, [{"key": f"k{i}", "value": f"v{i}", "partition": 0} for i in range(3)],
+                              config={**IDEMPOTENT[ctx.client.name], TRANSACTIONAL[ctx.client.name]: ctx.topic_name("txn")}, transactional=True)
+    consumed = [[r["offset"], r["key"]] for r in ctx.peer.consume(topic, 0, 0, 3, timeout=5)]
+    ctx.expect_equal("committed records (offset 3 is the commit marker)", consumed, [[0, "k0"], [1, "k1"], [2, "k2"]])
+    return {"offsets": [s["offset"] for s in sent], "consumed": consumed}
+
+
+SCENARIOS = [
+    Scenario("idempotent-produce", idempotent_produce, "an idempotent producer (InitProducerId, sequence numbers)"),
+    Scenario("transactional-produce", transactional_produce, "a transactional producer committing one transaction",
+             expected_failure={"kwire": "transactions are not served yet (AddPartitionsToTxn, EndTxn: a later issue)"}),
+]
