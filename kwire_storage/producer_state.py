@@ -27,7 +27,8 @@ State is rebuilt on load by scanning batch headers from the latest snapshot
 to the log end. A snapshot is written when a segment rolls and on clean
 close, named by the offset up to which it holds the state
 (``<offset, 20 digits>.snapshot``, Kafka's naming), so a restart scans at
-most the active segment. Truncation reloads from the latest snapshot at or
+most the active segment; at load only the latest snapshot and those at
+segment boundaries are kept. Truncation reloads from the latest snapshot at or
 below the new end; deleting leading segments deletes their snapshots but,
 as in Kafka since KIP-360, keeps the producers (a producer whose records
 were all deleted must still not have its sequences reset). Producers idle
@@ -323,7 +324,16 @@ class ProducerStateManager:
             self.update(batch)
         self.map_end_offset = log_end_offset
         self.remove_expired_producers(now)
+        self._remove_stray_snapshots({segment.base_offset for segment in segments})
         return start
+
+    def _remove_stray_snapshots(self, segment_bases: set[int]) -> None:
+        """Keep the latest snapshot and those at segment boundaries (Kafka's removeStraySnapshots):
+        clean-close snapshots inside the active segment would otherwise pile up across restarts."""
+        offsets = self.snapshot_offsets()
+        for offset in offsets[:-1]:
+            if offset not in segment_bases:
+                self.snapshot_path(offset).unlink(missing_ok=True)
 
 
 def encode_snapshot(entries: Iterable[ProducerStateEntry]) -> bytes:

@@ -294,3 +294,15 @@ def test_reload_equals_state_before(tmp_path_factory: pytest.TempPathFactory, ap
         reopened = Log(directory, small_config(), clock=clock, clean_shutdown=True)
     assert reopened.producer_state.producers == state
     reopened.close()
+
+
+def test_clean_close_snapshots_do_not_pile_up(tmp_path: Path, clock: Clock) -> None:
+    directory = tmp_path / "t-0"
+    for round_ in range(4):
+        log = Log(directory, small_config(), clock=clock, clean_shutdown=round_ > 0)
+        log.append(pbatch(3, 0, round_))
+        log.close()
+    log = Log(directory, small_config(), clock=clock, clean_shutdown=True)
+    assert log.producer_state.snapshot_offsets() == [4]
+    assert log.append(pbatch(3, 0, 3)).first_offset == 3
+    log.close()
