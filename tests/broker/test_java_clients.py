@@ -7,9 +7,8 @@ its source or pom changes. One JVM start (~1.5 s) runs a whole scenario.
 
 Expected values are what Apache Kafka 4.4.0 answers to the same commands
 (compat_tests.reference_kafka.ReferenceKafka, compared by hand). The producer
-runs with enable.idempotence=false (idempotent producers are not served yet)
-and the consumer uses assign() + seek() without a group.id (groups with the
-Java consumer: test_java_groups.py).
+runs with Java's defaults, so it is idempotent; the consumer uses assign() +
+seek() without a group.id (groups with the Java consumer: test_java_groups.py).
 """
 
 from __future__ import annotations
@@ -39,9 +38,7 @@ pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"{' and '.join(MISSING)} 
 
 T0 = 1_700_000_000_000
 COMPRESSION_TYPES = ["none", "gzip", "snappy", "lz4", "zstd"]
-# acks=all with idempotence off: Java refuses nothing here, but without the
-# explicit false it would enable idempotence (the default since Kafka 3.0).
-PRODUCER = {"acks": "all", "enable.idempotence": "false", "linger.ms": "5"}
+PRODUCER = {"acks": "all", "linger.ms": "5"}
 
 
 def _sources() -> list[Path]:
