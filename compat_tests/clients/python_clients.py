@@ -1,7 +1,7 @@
 """kafka-python, aiokafka and confluent-kafka (librdkafka) adapters.
 
-Consumers never join a group: they assign partitions and seek. The admin
-side of aiokafka is not in this adapter yet (its operations report n/a).
+Consumers never join a group: they assign partitions and seek. Each call
+makes its own client and closes it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import confluent_kafka.admin
 import kafka
 import kafka.errors
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import NewTopic as AioNewTopic
 from aiokafka.structs import TopicPartition as AioTopicPartition
 from kafka.admin import NewTopic
 
@@ -33,6 +35,10 @@ def _record(partition: int, offset: int, key: bytes | None, value: bytes | None,
 
 def _headers(record: dict[str, Any]) -> list[tuple[str, bytes | None]]:
     return [(k, data(v)) for k, v in record.get("headers", [])]
+
+
+def _code_error(code: int) -> str | None:
+    return None if code == 0 else error_name(kafka.errors.for_code(code)())
 
 
 class KafkaPythonAdapter(Adapter):
@@ -176,6 +182,43 @@ class KafkaPythonAdapter(Adapter):
 
 class AiokafkaAdapter(Adapter):
     name = "aiokafka"
+
+    def _admin_call(self, call: Any) -> Any:
+        async def run() -> Any:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=15000)
+            await asyncio.wait_for(admin.start(), 15)
+            try:
+                return await asyncio.wait_for(call(admin), 30)
+            finally:
+                await admin.close()
+        return asyncio.run(run())
+
+    def cluster(self) -> dict[str, Any]:
+        c = self._admin_call(lambda admin: admin.describe_cluster())
+        return {"cluster_id": c["cluster_id"], "controller": c["controller_id"],
+                "brokers": sorted([b["node_id"], b["host"], b["port"]] for b in c["brokers"])}
+
+    def list_topics(self) -> list[str]:
+        return sorted(self._admin_call(lambda admin: admin.list_topics()))
+
+    def create_topics(self, specs: list[dict[str, Any]]) -> dict[str, str | None]:
+        topics = [AioNewTopic(s["name"], s.get("partitions", 1), 1, topic_configs=s.get("configs", {})) for s in specs]
+        answer = self._admin_call(lambda admin: admin.create_topics(topics)).to_object()
+        return {t["topic"]: _code_error(t["error_code"]) for t in answer["topic_errors"]}
+
+    def delete_topics(self, names: list[str]) -> dict[str, str | None]:
+        answer = self._admin_call(lambda admin: admin.delete_topics(names)).to_object()
+        return {t["topic"]: _code_error(t["error_code"]) for t in answer["topic_error_codes"]}
+
+    def describe_topics(self, names: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for t in self._admin_call(lambda admin: admin.describe_topics(names)):
+            if t["error_code"]:
+                out[t["topic"]] = {"error": _code_error(t["error_code"])}
+            else:
+                out[t["topic"]] = {"partitions": sorted(({"partition": p["partition"], "leader": p["leader"], "replicas": p["replicas"],
+                                                          "isr": p["isr"]} for p in t["partitions"]), key=lambda p: p["partition"])}
+        return out
 
     def produce(self, topic: str, records: list[dict[str, Any]], *, compression: str = "none",
                 config: dict[str, Any] | None = None, transactional: bool = False) -> list[dict[str, Any]]:
