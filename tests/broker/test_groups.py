@@ -84,7 +84,7 @@ def confluent_consumer(bootstrap: str, group: str, **extra: Any) -> Consumer:
 
 def test_one_member_gets_all_partitions_and_every_record(group_broker: BrokerProcess, topic_name: str) -> None:
     create_topic(group_broker.bootstrap_servers, topic_name, 4, records_per_partition=5)
-    consumer = KafkaConsumer(topic_name, bootstrap_servers=group_broker.bootstrap_servers, group_id=f"{topic_name}-g",
+    consumer = KafkaConsumer(topic_name, bootstrap_servers=group_broker.bootstrap_servers, metadata_max_age_ms=1000, group_id=f"{topic_name}-g",
                              auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=10_000)
     try:
         started = time.monotonic()
@@ -149,7 +149,7 @@ while True:
 def test_killed_member_partitions_move_within_session_timeout(group_broker: BrokerProcess, topic_name: str) -> None:
     create_topic(group_broker.bootstrap_servers, topic_name, 4)
     group = f"{topic_name}-g"
-    survivor = KafkaConsumer(topic_name, bootstrap_servers=group_broker.bootstrap_servers, group_id=group,
+    survivor = KafkaConsumer(topic_name, bootstrap_servers=group_broker.bootstrap_servers, metadata_max_age_ms=1000, group_id=group,
                              session_timeout_ms=SESSION_MS, heartbeat_interval_ms=200)
     poll_until([survivor], lambda: len(survivor.assignment()) == 4)
     child = subprocess.Popen([sys.executable, "-c", CHILD_CONSUMER, group_broker.bootstrap_servers, topic_name, group, str(SESSION_MS)],
@@ -179,7 +179,7 @@ def test_commit_restart_and_resume_after_the_commit(group_broker: BrokerProcess,
     tp = KTopicPartition(topic_name, 0)
 
     def consumer() -> KafkaConsumer:
-        return KafkaConsumer(topic_name, bootstrap_servers=group_broker.bootstrap_servers, group_id=group,
+        return KafkaConsumer(topic_name, bootstrap_servers=group_broker.bootstrap_servers, metadata_max_age_ms=1000, group_id=group,
                              auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=10_000, max_poll_records=1)
 
     first = consumer()
@@ -261,7 +261,7 @@ def test_groups_through_the_admin_apis(group_broker: BrokerProcess, topic_name: 
     bootstrap = group_broker.bootstrap_servers
     create_topic(bootstrap, topic_name, 2, records_per_partition=10)
     group = f"{topic_name}-g"
-    consumer = KafkaConsumer(topic_name, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
+    consumer = KafkaConsumer(topic_name, bootstrap_servers=bootstrap, metadata_max_age_ms=1000, group_id=group, auto_offset_reset="earliest",
                              enable_auto_commit=False, client_id="admin-test-client")
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     confluent = AdminClient({"bootstrap.servers": bootstrap})
