@@ -83,20 +83,25 @@ class Connection:
             self.writer.close()
 
     async def _read_frame(self) -> bytes | None:
+        """The next request frame; None when the peer closed or was idle too long.
+
+        One timer per frame, not one per read: asyncio.wait_for costs a task
+        and a timer handle, and this runs for every request.
+        """
         try:
-            prefix = await asyncio.wait_for(self.reader.readexactly(4), self.idle_timeout)
+            return await asyncio.wait_for(self._read_size_and_body(), self.idle_timeout)
         except asyncio.TimeoutError:
-            log.info("closing connection from %s: idle for connections.max.idle.ms", self.peer)
+            log.info("closing connection from %s: no complete request for connections.max.idle.ms", self.peer)
             return None
+
+    async def _read_size_and_body(self) -> bytes | None:
+        try:
+            prefix = await self.reader.readexactly(4)
         except asyncio.IncompleteReadError:
-            return None
+            return None  # closed between requests: not an error
         size = INT32.unpack(prefix)[0]
         check_frame_size(size, self.max_request_size)
-        try:
-            return await asyncio.wait_for(self.reader.readexactly(size), self.idle_timeout)
-        except asyncio.TimeoutError:
-            log.info("closing connection from %s: frame incomplete for connections.max.idle.ms", self.peer)
-            return None
+        return await self.reader.readexactly(size)
 
     async def _handle(self, frame: bytes) -> bool:
         """Answer one request; False when the connection is to be closed."""
