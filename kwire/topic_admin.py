@@ -20,10 +20,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from kwire_protocol.error_codes import ErrorCode
 from kwire_raft.commands import NewPartitions, NewTopic
@@ -31,6 +31,8 @@ from kwire_raft.errors import QuorumError
 from kwire_raft.image import MetadataImage
 from kwire.topic_configs import ConfigRejected, check_topic_overrides
 from kwire.topics import colliding_topic, invalid_topic_reason
+
+R = TypeVar("R", "TopicRequest", "PartitionsRequest")
 
 QUORUM_WRITE_TIMEOUT = 30.0  # for callers without a timeout of their own (auto-creation)
 
@@ -73,6 +75,17 @@ async def quorum_write(broker: Any, submit: Callable[[float], Future[Any]], time
 
 def duplicates(names: Sequence[Any]) -> set[Any]:
     return {n for n, count in Counter(names).items() if count > 1}
+
+
+def first_by_name(requests: Sequence[R]) -> Iterator[tuple[R, bool]]:
+    """Each name's first request, in request order, and whether the name is
+    repeated (Kafka answers a repeated name once, with INVALID_REQUEST)."""
+    repeated = duplicates([r.name for r in requests])
+    firsts: dict[str, R] = {}
+    for request in requests:
+        firsts.setdefault(request.name, request)
+    for name, request in firsts.items():
+        yield request, name in repeated
 
 
 # -- replica placement -----------------------------------------------------------
@@ -205,19 +218,14 @@ async def create_topics(broker: Any, requests: list[TopicRequest], validate_only
     image = broker.image
     results: list[TopicResult] = []
     planned: list[tuple[TopicResult, NewTopic]] = []
-    repeated = duplicates([r.name for r in requests])
-    seen: set[str] = set()
     try:
         timeout_s = write_timeout(timeout_ms)
     except WriteFailed as e:
         timeout_s, expired = 0.0, e
     else:
         expired = None
-    for request in requests:
-        if request.name in seen:
-            continue
-        seen.add(request.name)
-        if request.name in repeated:
+    for request, repeated in first_by_name(requests):
+        if repeated:
             results.append(TopicResult(request.name, ErrorCode.INVALID_REQUEST, DUPLICATE_NAME_MESSAGE))
             continue
         if expired is not None:
@@ -379,15 +387,10 @@ def plan_partitions(image: MetadataImage, request: PartitionsRequest) -> tuple[P
 
 async def create_partitions(broker: Any, requests: list[PartitionsRequest], validate_only: bool, timeout_ms: int) -> list[PartitionsResult]:
     image = broker.image
-    repeated = duplicates([r.name for r in requests])
     results: list[PartitionsResult] = []
     planned: list[tuple[PartitionsResult, NewPartitions]] = []
-    seen: set[str] = set()
-    for request in requests:
-        if request.name in seen:
-            continue
-        seen.add(request.name)
-        if request.name in repeated:
+    for request, repeated in first_by_name(requests):
+        if repeated:
             results.append(PartitionsResult(request.name, ErrorCode.INVALID_REQUEST, DUPLICATE_NAME_MESSAGE))
             continue
         result, change = plan_partitions(image, request)

@@ -3,6 +3,8 @@
 * `broker`: one broker shared by a test module (start-up costs ~0.3 s); tests
   on it use their own topic names (`topic_name`), so they do not see each
   other's data.
+* `admin` / `cadmin`: kafka-python's and confluent-kafka's admin clients of
+  `broker`, shared by the module.
 * `broker_factory`: `broker_factory(overrides)` starts a broker of the
   test's own (for restarts, kills, non-default configs); each is stopped by
   PID at teardown.
@@ -16,6 +18,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient
+from kafka.admin import KafkaAdminClient
 
 from kwire.testing import BrokerProcess
 
@@ -27,6 +31,18 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
     process = BrokerProcess(tmp_path_factory.mktemp("broker"))
     with process:
         yield process
+
+
+@pytest.fixture(scope="module")
+def admin(broker: BrokerProcess) -> Iterator[KafkaAdminClient]:
+    client = KafkaAdminClient(bootstrap_servers=broker.bootstrap_servers, request_timeout_ms=15000)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def cadmin(broker: BrokerProcess) -> AdminClient:
+    return AdminClient({"bootstrap.servers": broker.bootstrap_servers})
 
 
 @pytest.fixture

@@ -8,11 +8,9 @@ what Apache Kafka 4.4 answers (checked against a reference broker).
 
 from __future__ import annotations
 
-import socket
-import struct
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,10 +23,9 @@ from kafka import KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.errors import MessageSizeTooLargeError
 
-from kwire.testing import BrokerProcess
+from kwire.testing import BrokerProcess, call
 from kwire_protocol import messages
-from kwire_protocol.frames import decode_response, encode_request
-from kwire_protocol.messages import APIS, ApiKey
+from kwire_protocol.messages import ApiKey
 
 TIMEOUT = 15.0
 DYNAMIC_TOPIC_CONFIG, DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG, STATIC_BROKER_CONFIG, DEFAULT_CONFIG = 1, 2, 3, 4, 5
@@ -46,18 +43,6 @@ TOPIC_CONFIG_NAMES = {
     "remote.storage.enable", "remote.log.copy.disable", "remote.log.delete.on.disable", "retention.bytes", "retention.ms",
     "segment.bytes", "segment.index.bytes", "segment.jitter.ms", "segment.ms", "unclean.leader.election.enable",
 }
-
-
-@pytest.fixture(scope="module")
-def admin(broker: BrokerProcess) -> Iterator[KafkaAdminClient]:
-    client = KafkaAdminClient(bootstrap_servers=broker.bootstrap_servers, request_timeout_ms=int(TIMEOUT * 1000))
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def cadmin(broker: BrokerProcess) -> AdminClient:
-    return AdminClient({"bootstrap.servers": broker.bootstrap_servers})
 
 
 @pytest.fixture
@@ -101,21 +86,7 @@ def legacy_alter(cadmin: AdminClient, resource_type: ResourceType, name: str, co
 
 def raw_call(broker: BrokerProcess, api_key: int, version: int, body: Any) -> Any:
     """One request over a plain socket, for error paths clients do not take."""
-    api = APIS[api_key]
-    assert broker.port is not None
-    with socket.create_connection(("127.0.0.1", broker.port), timeout=TIMEOUT) as sock:
-        sock.sendall(encode_request(api, version, 1, "test", body))
-
-        def read(n: int) -> bytes:
-            data = b""
-            while len(data) < n:
-                chunk = sock.recv(n - len(data))
-                assert chunk, "broker closed the connection"
-                data += chunk
-            return data
-
-        (size,) = struct.unpack(">i", read(4))
-        return decode_response(read(size), api, version)[1]
+    return call(broker.bootstrap_servers, api_key, version, body, client_id="test", timeout=TIMEOUT)
 
 
 def incremental_raw(broker: BrokerProcess, resource_type: int, name: str, ops: list[tuple[str, int, str | None]]) -> tuple[int, str | None]:

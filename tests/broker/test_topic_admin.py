@@ -9,8 +9,6 @@ the same requests).
 
 from __future__ import annotations
 
-import socket
-import struct
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,8 +25,8 @@ from kafka.errors import OffsetOutOfRangeError
 
 from kwire.testing import BrokerProcess
 from kwire_protocol import messages
-from kwire_protocol.frames import decode_response, encode_request
-from kwire_protocol.messages import APIS, ApiKey
+from kwire_protocol.messages import ApiKey
+from tests.broker.wire import WireClient
 
 TIMEOUT = 15.0
 NONE, OFFSET_OUT_OF_RANGE, UNKNOWN_TOPIC_OR_PARTITION, REQUEST_TIMED_OUT = 0, 1, 3, 7
@@ -39,18 +37,6 @@ ZERO_UUID = uuid.UUID(int=0)
 
 
 # -- clients ----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def admin(broker: BrokerProcess) -> Iterator[KafkaAdminClient]:
-    client = KafkaAdminClient(bootstrap_servers=broker.bootstrap_servers, request_timeout_ms=int(TIMEOUT * 1000))
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def cadmin(broker: BrokerProcess) -> AdminClient:
-    return AdminClient({"bootstrap.servers": broker.bootstrap_servers})
 
 
 def kafka_error(future: Any) -> KafkaError:
@@ -125,42 +111,14 @@ def create(cadmin: AdminClient, topic: str, partitions: int = 1, **configs: str)
     cadmin.create_topics([CNewTopic(topic, partitions, 1, config=configs)])[topic].result(TIMEOUT)
 
 
-class Wire:
-    """Raw frames, for requests the admin clients do not send."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        self.correlation_id = 0
-
-    def call(self, api_key: int, version: int, body: Any) -> Any:
-        self.correlation_id += 1
-        api = APIS[api_key]
-        self.sock.sendall(encode_request(api, version, self.correlation_id, "test", body))
-        size = struct.unpack(">i", self._read(4))[0]
-        correlation_id, response = decode_response(self._read(size), api, version)
-        assert correlation_id == self.correlation_id
-        return response
-
-    def _read(self, n: int) -> bytes:
-        data = b""
-        while len(data) < n:
-            chunk = self.sock.recv(n - len(data))
-            assert chunk, "broker closed the connection"
-            data += chunk
-        return data
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 @pytest.fixture
-def wire(broker: BrokerProcess) -> Iterator[Wire]:
-    client = Wire(broker.port)  # type: ignore[arg-type]
-    yield client
-    client.close()
+def wire(broker: BrokerProcess) -> Iterator[WireClient]:
+    assert broker.port is not None
+    with WireClient.connect(broker.port, timeout=TIMEOUT) as client:
+        yield client
 
 
-def raw_create_topics(wire: Wire, topics: list[tuple[str, int, int]], timeout_ms: int = 15000) -> list[tuple[str, int, str | None]]:
+def raw_create_topics(wire: WireClient, topics: list[tuple[str, int, int]], timeout_ms: int = 15000) -> list[tuple[str, int, str | None]]:
     T = messages.CreateTopicsRequest.cls.CreatableTopic
     body = messages.CreateTopicsRequest(
         topics=[T(name=n, num_partitions=p, replication_factor=r, assignments=[], configs=[]) for n, p, r in topics],
@@ -168,13 +126,13 @@ def raw_create_topics(wire: Wire, topics: list[tuple[str, int, int]], timeout_ms
     return [(t.name, t.error_code, t.error_message) for t in wire.call(ApiKey.CREATE_TOPICS, 7, body).topics]
 
 
-def raw_delete_topics(wire: Wire, topics: list[tuple[str | None, uuid.UUID]], timeout_ms: int = 15000) -> list[tuple[str | None, uuid.UUID, int, str | None]]:
+def raw_delete_topics(wire: WireClient, topics: list[tuple[str | None, uuid.UUID]], timeout_ms: int = 15000) -> list[tuple[str | None, uuid.UUID, int, str | None]]:
     S = messages.DeleteTopicsRequest.cls.DeleteTopicState
     body = messages.DeleteTopicsRequest(topics=[S(name=n, topic_id=i) for n, i in topics], timeout_ms=timeout_ms)
     return [(r.name, r.topic_id, r.error_code, r.error_message) for r in wire.call(ApiKey.DELETE_TOPICS, 6, body).responses]
 
 
-def raw_create_partitions(wire: Wire, topics: list[tuple[str, int]], timeout_ms: int = 15000) -> list[tuple[str, int, str | None]]:
+def raw_create_partitions(wire: WireClient, topics: list[tuple[str, int]], timeout_ms: int = 15000) -> list[tuple[str, int, str | None]]:
     T = messages.CreatePartitionsRequest.cls.CreatePartitionsTopic
     body = messages.CreatePartitionsRequest(topics=[T(name=n, count=c, assignments=None) for n, c in topics], timeout_ms=timeout_ms, validate_only=False)
     return [(r.name, r.error_code, r.error_message) for r in wire.call(ApiKey.CREATE_PARTITIONS, 3, body).results]
@@ -236,7 +194,7 @@ def test_create_topics_confluent(cadmin: AdminClient, topic_name: str) -> None:
     assert kafka_error(cadmin.create_topics([CNewTopic(topic_name + "-b", 1, 2)])[topic_name + "-b"]).code() == KafkaError.INVALID_REPLICATION_FACTOR
 
 
-def test_create_topics_raw_duplicates_and_timeout(wire: Wire, cadmin: AdminClient, topic_name: str) -> None:
+def test_create_topics_raw_duplicates_and_timeout(wire: WireClient, cadmin: AdminClient, topic_name: str) -> None:
     # A repeated name gets one answer, INVALID_REQUEST; the other topic is created.
     assert raw_create_topics(wire, [(topic_name, 1, 1), (topic_name, 1, 1), (topic_name + "-2", 1, 1)]) == [
         (topic_name, INVALID_REQUEST, "Duplicate topic name."), (topic_name + "-2", NONE, None)]
@@ -283,7 +241,7 @@ def test_delete_and_create_again_starts_empty(broker: BrokerProcess, admin: Kafk
     assert consume(broker.bootstrap_servers, topic_name, 0, 0, 1) == [(0, b"new")]
 
 
-def test_delete_topics_raw_v6(wire: Wire, cadmin: AdminClient, topic_name: str) -> None:
+def test_delete_topics_raw_v6(wire: WireClient, cadmin: AdminClient, topic_name: str) -> None:
     create(cadmin, topic_name)
     some_id = uuid.uuid4()
     assert raw_delete_topics(wire, [(topic_name, some_id), (None, ZERO_UUID), ("x-" + topic_name, ZERO_UUID), ("x-" + topic_name, ZERO_UUID)]) == [
@@ -351,7 +309,7 @@ def test_create_partitions_confluent(broker: BrokerProcess, cadmin: AdminClient,
     assert consume(broker.bootstrap_servers, topic_name, 2, 0, 2) == [(0, b"x"), (1, b"y")]
 
 
-def test_create_partitions_raw_duplicates_and_timeout(wire: Wire, cadmin: AdminClient, topic_name: str) -> None:
+def test_create_partitions_raw_duplicates_and_timeout(wire: WireClient, cadmin: AdminClient, topic_name: str) -> None:
     create(cadmin, topic_name)
     assert raw_create_partitions(wire, [(topic_name, 2), (topic_name, 3)]) == [(topic_name, INVALID_REQUEST, "Duplicate topic name.")]
     assert raw_create_partitions(wire, [(topic_name, 2)], timeout_ms=0) == [(topic_name, REQUEST_TIMED_OUT, None)]
