@@ -211,18 +211,11 @@ class Broker:
             asyncio.create_task(self._every(self.config["log.retention.check.interval.ms"] / 1000, manager.cleanup_logs)),
             asyncio.create_task(self._every(FLUSH_CHECK_INTERVAL_S, manager.flush_dirty_logs)),
             asyncio.create_task(self._every(CHECKPOINT_INTERVAL_S, manager.checkpoint)),
-            asyncio.create_task(self._every(PRODUCER_EXPIRATION_CHECK_INTERVAL_S, self._expire_producers)),
+            asyncio.create_task(self._every(PRODUCER_EXPIRATION_CHECK_INTERVAL_S, manager.remove_expired_producers)),
         ]
         if self.config["log.cleaner.enable"]:
             self.cleaner = LogCleaner(lambda: list(manager.logs.values()), backoff_ms=self.config["log.cleaner.backoff.ms"])
             self.cleaner.start()
-
-    def _expire_producers(self) -> None:
-        """producer.id.expiration.ms: forget idle idempotent producers in every log (kwire_storage producer_state.py)."""
-        assert self.log_manager is not None
-        for partition_log in list(self.log_manager.logs.values()):
-            if not partition_log.closed:
-                partition_log.remove_expired_producers()
 
     async def _every(self, interval: float, work: Any) -> None:
         """Run blocking storage work off the event loop, every `interval` seconds."""

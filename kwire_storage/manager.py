@@ -186,6 +186,11 @@ class LogManager:
         now = self._clock() if now is None else now
         return sum(delete_old_segments(log, now) for log in self.logs.values())
 
+    def remove_expired_producers(self, now: int | None = None) -> int:
+        """producer.id.expiration.ms over every log; returns producers forgotten."""
+        now = self._clock() if now is None else now
+        return sum(log.remove_expired_producers(now) for log in list(self.logs.values()) if not log.closed)
+
     def shutdown(self) -> None:
         for log in self.logs.values():
             log.close()

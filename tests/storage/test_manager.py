@@ -64,3 +64,19 @@ def test_delete_log_and_bad_topic_names(tmp_path):
     with pytest.raises(ValueError):
         manager.get_or_create_log("../escape", 0)
     manager.shutdown()
+
+
+def test_remove_expired_producers_over_every_log(tmp_path):
+    from kwire_protocol.records.builder import build_batch
+    from kwire_protocol.records.record import NewRecord
+
+    clock = Clock(T0)
+    manager = LogManager(tmp_path, CONFIG, clock=clock, producer_id_expiration_ms=60_000)
+    manager.startup()
+    for topic, producer_id in (("a", 7), ("b", 8)):
+        manager.get_or_create_log(topic, 0).append(
+            build_batch([NewRecord(value=b"v", timestamp=T0)], producer_id=producer_id, producer_epoch=0, base_sequence=0))
+    assert manager.remove_expired_producers(T0 + 59_999) == 0
+    assert manager.remove_expired_producers(T0 + 60_000) == 2
+    assert [set(manager.get_log(t, 0).producer_state.producers) for t in ("a", "b")] == [set(), set()]
+    manager.shutdown()
