@@ -103,7 +103,7 @@ def _append(broker: Any, topic: Any, index: int, records: Any, version: int) -> 
     partition_log = broker.partitions.get(topic.name, index)
     if partition_log is None:
         return ErrorCode.NOT_LEADER_OR_FOLLOWER, None
-    rejection, records = _validate(records, version, partition_log.config, broker.clock_ms(), f"{topic.name}-{index}")
+    rejection, records = _validate(records, version, partition_log.config, broker.clock_ms(), topic.name, index)
     if rejection is not None:
         return rejection.error, rejection
     try:
@@ -133,7 +133,7 @@ class Rejection(NamedTuple):
     record_errors: tuple[tuple[int, str], ...] = ()
 
 
-def _validate(records: Any, version: int, config: Any, now_ms: int, topic_partition: str) -> tuple[Rejection | None, Any]:
+def _validate(records: Any, version: int, config: Any, now_ms: int, topic: str, partition: int) -> tuple[Rejection | None, Any]:
     """Kafka's per-partition checks (LogValidator), from the header where it
     suffices. Returns a rejection, or the records to append: as sent, or
     rebuilt with the topic's compression.type."""
@@ -165,7 +165,7 @@ def _validate(records: Any, version: int, config: Any, now_ms: int, topic_partit
     errors: list[tuple[int, int, str]] = []  # (error code, batch index, message), as LogValidator.validateRecord
     for index, record in enumerate(decoded):
         if config.compact and not batch.is_control and record.key is None:
-            errors.append((ErrorCode.INVALID_RECORD, index, f"Compacted topic cannot accept message without key in topic partition {topic_partition}"))
+            errors.append((ErrorCode.INVALID_RECORD, index, f"Compacted topic cannot accept message without key in topic partition {topic}-{partition}"))
         elif check_timestamps and record.timestamp != NO_TIMESTAMP and not lowest <= record.timestamp <= highest:
             errors.append((ErrorCode.INVALID_TIMESTAMP, index, f"Timestamp {record.timestamp} of message with offset {record.offset} is out of range. "
                                                                f"The timestamp should be within [{lowest}, {highest}]"))
