@@ -29,7 +29,6 @@ BROKER_LOGGER levels are not kept across restarts (nor are they in Kafka).
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any
 
 from kwire_protocol import messages
@@ -44,10 +43,9 @@ from kwire.handlers import handles
 from kwire.topic_admin import QUORUM_WRITE_TIMEOUT
 from kwire.topic_configs import (TOPIC_DEFAULTS, TOPIC_LIST_CONFIGS, BrokerLayers, ConfigEntry, ConfigRejected,
                                  check_topic_overrides, describe_topic_configs, incremental_configs, replaced_configs)
-from kwire.topics import MAX_NAME_LENGTH
+from kwire.topics import MAX_NAME_LENGTH, invalid_topic_reason
 
 TOPIC, BROKER, BROKER_LOGGER = 2, 4, 8
-_LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")
 
 DescribeConfigsResponse = messages.DescribeConfigsResponse
 DescribeResult = DescribeConfigsResponse.cls.DescribeConfigsResult
@@ -63,18 +61,14 @@ _INVALID_REQUEST_MESSAGE = ("This most likely occurs because of a request being 
 
 
 def _check_topic_name(name: str) -> None:
-    """Kafka's Topic.validate, with its messages (they differ from CreateTopics')."""
-    if not name:
-        reason = "the empty string is not allowed"
-    elif name in (".", ".."):
-        reason = f"'{name}' is not allowed"
-    elif len(name) > MAX_NAME_LENGTH:
-        reason = f"the length of '{name}' is longer than {MAX_NAME_LENGTH}"
-    elif not _LEGAL_TOPIC.fullmatch(name):
-        reason = f"'{name}' contains one or more characters other than ASCII alphanumerics, '.', '_' and '-'"
+    """Kafka's Topic.validate: CreateTopics' checks and messages (kwire.topics), but
+    its own wording of the length limit."""
+    if len(name) > MAX_NAME_LENGTH:
+        reason: str | None = f"Topic name is invalid: the length of '{name}' is longer than {MAX_NAME_LENGTH}"
     else:
-        return
-    raise ConfigRejected(ErrorCode.INVALID_TOPIC_EXCEPTION, f"Topic name is invalid: {reason}")
+        reason = invalid_topic_reason(name)
+    if reason is not None:
+        raise ConfigRejected(ErrorCode.INVALID_TOPIC_EXCEPTION, reason)
 
 
 # -- DescribeConfigs ------------------------------------------------------------

@@ -23,9 +23,10 @@ from kafka import KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.errors import MessageSizeTooLargeError
 
-from kwire.testing import BrokerProcess, call
+from kwire.testing import BrokerProcess
 from kwire_protocol import messages
 from kwire_protocol.messages import ApiKey
+from tests.broker.wire import WireClient
 
 TIMEOUT = 15.0
 DYNAMIC_TOPIC_CONFIG, DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG, STATIC_BROKER_CONFIG, DEFAULT_CONFIG = 1, 2, 3, 4, 5
@@ -86,7 +87,9 @@ def legacy_alter(cadmin: AdminClient, resource_type: ResourceType, name: str, co
 
 def raw_call(broker: BrokerProcess, api_key: int, version: int, body: Any) -> Any:
     """One request over a plain socket, for error paths clients do not take."""
-    return call(broker.bootstrap_servers, api_key, version, body, client_id="test", timeout=TIMEOUT)
+    assert broker.port is not None
+    with WireClient.connect(broker.port, timeout=TIMEOUT) as wire:
+        return wire.call(api_key, version, body)
 
 
 def incremental_raw(broker: BrokerProcess, resource_type: int, name: str, ops: list[tuple[str, int, str | None]]) -> tuple[int, str | None]:
@@ -152,6 +155,10 @@ def test_describe_bad_resources(broker: BrokerProcess) -> None:
     bad_name = describe_raw(broker, 2, "bad name!")
     assert (bad_name.error_code, bad_name.error_message) == (
         17, "Topic name is invalid: 'bad name!' contains one or more characters other than ASCII alphanumerics, '.', '_' and '-'")
+    long_name = describe_raw(broker, 2, "x" * 250)
+    assert (long_name.error_code, long_name.error_message) == (17, f"Topic name is invalid: the length of '{'x' * 250}' is longer than 249")
+    dots = describe_raw(broker, 2, "..")
+    assert (dots.error_code, dots.error_message) == (17, "Topic name is invalid: '..' is not allowed")
     other_broker = describe_raw(broker, 4, "99")
     assert (other_broker.error_code, other_broker.error_message) == (42, "Unexpected broker id, expected 1 or empty string, but received 99")
     assert describe_raw(broker, 4, "abc").error_code == 42
