@@ -36,13 +36,14 @@ import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from kwire_protocol.errors import ProtocolError
 
 KAFKA_VERSION = "4.4.0"
 POM_DIR = Path(__file__).resolve().parent / "java" / "reference-kafka"
@@ -163,31 +164,14 @@ def _metadata_broker_count(host: str, port: int, timeout: float) -> int:
     """Send one Metadata v12 request (no topics) and return how many brokers it lists.
 
     The broker lists itself only once it is registered and unfenced, that
-    is, ready for clients. Encoding and decoding use kafka-python's messages.
+    is, ready for clients.
     """
-    from kafka.protocol.metadata import MetadataRequest, MetadataResponse
+    from kwire.testing import call
+    from kwire_protocol.messages import ApiKey, MetadataRequest
 
-    version = 12
-    request = MetadataRequest[version](topics=[], allow_auto_topic_creation=False,
-                                       include_topic_authorized_operations=False)
-    request.with_header(correlation_id=1, client_id="kwire-reference-kafka-probe")
-    frame = request.encode(header=True, framed=True)
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(frame)
-        size = struct.unpack(">i", _recv_exactly(sock, 4))[0]
-        payload = _recv_exactly(sock, size)
-    response = MetadataResponse.decode(payload, version=version, header=True)
+    request = MetadataRequest(topics=[], allow_auto_topic_creation=False)
+    response = call(f"{host}:{port}", ApiKey.METADATA, 12, request, client_id="kwire-reference-kafka-probe", timeout=timeout)
     return len(response.brokers)
-
-
-def _recv_exactly(sock: socket.socket, count: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < count:
-        chunk = sock.recv(count - len(chunks))
-        if not chunk:
-            raise ConnectionError("connection closed mid-response")
-        chunks += chunk
-    return bytes(chunks)
 
 
 class ReferenceKafka:
@@ -359,7 +343,7 @@ class ReferenceKafka:
             try:
                 if _metadata_broker_count("127.0.0.1", self.port, timeout=5.0) > 0:
                     return
-            except (OSError, ValueError, struct.error) as exc:
+            except (OSError, ValueError, ProtocolError) as exc:
                 last_error = exc
             time.sleep(0.25)
         raise ReferenceKafkaError(

@@ -51,7 +51,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", r"ignore:Exception ignored in.*raft\.journal\.meta:pytest.PytestUnraisableExceptionWarning")
 
 
-def _start(config: pytest.Config) -> Any:
+def _running(config: pytest.Config) -> Iterator[Any]:
+    """Start a broker as the options say, yield it, stop it (by PID in subprocess mode)."""
     from kwire.testing import Broker, BrokerProcess
 
     mode = config.getoption("kwire_mode") or config.getini("kwire_mode")
@@ -66,37 +67,21 @@ def _start(config: pytest.Config) -> Any:
     broker = Broker(overrides=overrides) if mode == "inprocess" else BrokerProcess(overrides=overrides)
     try:
         broker.start()
-    except BaseException:
-        _stop(broker)
-        raise
-    return broker
-
-
-def _stop(broker: Any) -> None:
-    if hasattr(broker, "close"):  # BrokerProcess: stop by PID, then remove the data dir
-        broker.close()
-    else:
-        broker.stop()
+        yield broker
+    finally:
+        broker.close()  # stop, then remove the temporary data dir
 
 
 @pytest.fixture(scope="session")
 def kafka_broker(pytestconfig: pytest.Config) -> Iterator[Any]:
     """A kwire broker shared by the session (see kwire/pytest_plugin.py)."""
-    broker = _start(pytestconfig)
-    try:
-        yield broker
-    finally:
-        _stop(broker)
+    yield from _running(pytestconfig)
 
 
 @pytest.fixture
 def fresh_kafka_broker(pytestconfig: pytest.Config) -> Iterator[Any]:
     """A kwire broker of this test's own, stopped after it."""
-    broker = _start(pytestconfig)
-    try:
-        yield broker
-    finally:
-        _stop(broker)
+    yield from _running(pytestconfig)
 
 
 @pytest.fixture(autouse=True)

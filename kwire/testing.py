@@ -97,13 +97,7 @@ class BrokerHelpers:
     # -- wire ------------------------------------------------------------------
 
     def _call(self, api_key: int, version: int, body: Any) -> Any:
-        api = APIS[api_key]
-        host, _, port = self.bootstrap_servers.rpartition(":")
-        with socket.create_connection((host, int(port)), timeout=HELPER_TIMEOUT_S) as sock:
-            sock.sendall(encode_request(api, version, 1, HELPER_CLIENT_ID, body))
-            size = INT32.unpack(_read_exactly(sock, 4))[0]
-            _, response = decode_response(_read_exactly(sock, size), api, version)
-        return response
+        return call(self.bootstrap_servers, api_key, version, body)
 
     # -- topics and records ------------------------------------------------------
 
@@ -155,9 +149,6 @@ class BrokerHelpers:
             found = self._call(ApiKey.METADATA, 12, M(topics=[M.MetadataRequestTopic(name=topic)], allow_auto_topic_creation=True)).topics[0]
             if found.error_code not in (ErrorCode.NONE, ErrorCode.LEADER_NOT_AVAILABLE, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION):
                 raise HelperError(f"produce to {topic}-{partition}: metadata", found.error_code)
-            if found.error_code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION and not any(p.partition_index == partition for p in found.partitions):
-                if found.error_code and time.monotonic() > deadline:
-                    break
             time.sleep(0.01)
         if answer.error_code:
             raise HelperError(f"produce to {topic}-{partition}", answer.error_code, answer.error_message)
@@ -240,14 +231,28 @@ class BrokerHelpers:
         raise NotImplementedError
 
 
-def _read_exactly(sock: socket.socket, size: int) -> bytes:
+def read_exactly(sock: socket.socket, size: int) -> bytes:
+    """`size` bytes from `sock`; ConnectionError if the peer closes first."""
     data = bytearray()
     while len(data) < size:
         chunk = sock.recv(size - len(data))
         if not chunk:
-            raise ConnectionError("broker closed the connection")
+            raise ConnectionError(f"connection closed after {len(data)} of {size} bytes")
         data += chunk
     return bytes(data)
+
+
+def call(address: str, api_key: int, version: int, body: Any, *, client_id: str = HELPER_CLIENT_ID,
+         timeout: float = HELPER_TIMEOUT_S) -> Any:
+    """One request on a new connection to `address` ("host:port"); returns the
+    decoded response body. Works against any Kafka-compatible broker."""
+    api = APIS[api_key]
+    host, _, port = address.rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(encode_request(api, version, 1, client_id, body))
+        size = INT32.unpack(read_exactly(sock, 4))[0]
+        _, response = decode_response(read_exactly(sock, size), api, version)
+    return response
 
 
 def _dev_overrides() -> dict[str, str]:
@@ -340,6 +345,8 @@ class Broker(BrokerHelpers):
                 self.node = None
                 self._close_loop()
         self._dir.remove()
+
+    close = stop  # as BrokerProcess.close: stopped and its temporary data dir removed
 
     def _close_loop(self) -> None:
         loop, thread = self._loop, self._thread

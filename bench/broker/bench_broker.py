@@ -63,10 +63,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition  # noqa: E402
 from confluent_kafka import libversion as rdkafka_version  # noqa: E402
 
-from kwire.testing import BrokerProcess  # noqa: E402
+from kwire.testing import BrokerProcess, call  # noqa: E402
 from kwire_protocol import messages  # noqa: E402
-from kwire_protocol.frames import decode_response, encode_request  # noqa: E402
-from kwire_protocol.messages import APIS, ApiKey  # noqa: E402
+from kwire_protocol.messages import ApiKey  # noqa: E402
 
 MB = 1_000_000
 TIMESTAMP = struct.Struct(">q")
@@ -108,25 +107,11 @@ def free_port() -> int:
 
 def metadata_answer(port: int) -> bool:
     """One Metadata v1 request on a new connection; True when answered."""
-    api = APIS[ApiKey.METADATA]
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
-            sock.sendall(encode_request(api, 1, 1, "bench", messages.MetadataRequest(topics=[])))
-            size = struct.unpack(">i", _read_exactly(sock, 4))[0]
-            decode_response(_read_exactly(sock, size), api, 1)
-            return True
+        call(f"127.0.0.1:{port}", ApiKey.METADATA, 1, messages.MetadataRequest(topics=[]), client_id="bench", timeout=1.0)
+        return True
     except OSError:
         return False
-
-
-def _read_exactly(sock: socket.socket, size: int) -> bytes:
-    data = bytearray()
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise ConnectionError("closed")
-        data += chunk
-    return bytes(data)
 
 
 def measure_startup(tries: int) -> float:

@@ -20,6 +20,7 @@ import time
 from types import TracebackType
 from typing import Any
 
+from kwire.testing import read_exactly
 from kwire_protocol import messages
 from kwire_protocol.frames import decode_response, encode_request
 from kwire_protocol.messages import APIS, Api, ApiKey
@@ -71,13 +72,7 @@ class WireClient:
     # -- receiving ------------------------------------------------------------
 
     def recv_exactly(self, count: int) -> bytes:
-        data = bytearray()
-        while len(data) < count:
-            chunk = self.sock.recv(count - len(data))
-            if not chunk:
-                raise ConnectionError(f"connection closed after {len(data)} of {count} bytes")
-            data += chunk
-        return bytes(data)
+        return read_exactly(self.sock, count)
 
     def receive_frame(self) -> bytes:
         """The next response frame, without its size prefix."""
