@@ -56,10 +56,6 @@ class ConsumerGroupState(enum.Enum):
     DEAD = "Dead"
 
 
-def partition_count(assignment: EpochAssignment | Assignment) -> int:
-    return sum(len(p) for p in assignment.values())
-
-
 def without_epochs(assignment: EpochAssignment) -> dict[uuid.UUID, frozenset[int]]:
     return {t: frozenset(p) for t, p in assignment.items() if p}
 

@@ -54,7 +54,6 @@ from kwire.groups.state import COMPLETING_REBALANCE, DEAD, EMPTY, PREPARING_REBA
 log = logging.getLogger(__name__)
 
 NONE = ErrorCode.NONE
-GROUP_TYPE_CLASSIC = "classic"
 
 
 class OffsetsLog(Protocol):
@@ -186,6 +185,10 @@ class GroupCoordinator:
         if loaded is None:
             return ErrorCode.NOT_COORDINATOR
         return NONE if loaded else ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
+
+    def group_error(self, group_id: str) -> int:
+        """INVALID_GROUP_ID for an empty id, else the coordinator's error for it."""
+        return self.coordinator_error(group_id) if group_id else ErrorCode.INVALID_GROUP_ID
 
     @property
     def loading(self) -> bool:
@@ -609,7 +612,7 @@ class GroupCoordinator:
         self._update_group_after_removal(group, f"member {member_id}'s session expired")
 
     def heartbeat(self, group_id: str, generation_id: int, member_id: str, instance_id: str | None) -> int:
-        error = self.coordinator_error(group_id) if group_id else ErrorCode.INVALID_GROUP_ID
+        error = self.group_error(group_id)
         if error != NONE:
             return error
         group = self.groups.get(group_id)
@@ -641,7 +644,7 @@ class GroupCoordinator:
         protocol_name: str | None,
         assignments: dict[str, bytes],
     ) -> SyncResult:
-        error = self.coordinator_error(group_id) if group_id else ErrorCode.INVALID_GROUP_ID
+        error = self.group_error(group_id)
         if error != NONE:
             return SyncResult(error)
         group = self.groups.get(group_id)
@@ -713,7 +716,7 @@ class GroupCoordinator:
 
     async def _store_group(self, group: ClassicGroup, assignments: dict[str, bytes] | None = None) -> int:
         records = [(rec.group_metadata_key(group.group_id), rec.group_metadata_value(self._group_value(group, assignments)))]
-        return _append_error(await self.log.append(self.partition_for(group.group_id), records))
+        return await self.append_records(group.group_id, records)
 
     async def _store_group_logged(self, group: ClassicGroup) -> None:
         error = await self._store_group(group)
@@ -724,7 +727,7 @@ class GroupCoordinator:
 
     def leave_group(self, group_id: str, members: list[tuple[str, str | None]]) -> tuple[int, list[int]]:
         """Remove members at once; returns (group error, error per member)."""
-        error = self.coordinator_error(group_id) if group_id else ErrorCode.INVALID_GROUP_ID
+        error = self.group_error(group_id)
         if error != NONE:
             return error, []
         group = self.groups.get(group_id)
@@ -797,7 +800,7 @@ class GroupCoordinator:
         version: int,
     ) -> tuple[int, list[int]]:
         """Returns (error for every partition, or NONE; per-commit errors)."""
-        error = self.coordinator_error(group_id) if group_id else ErrorCode.INVALID_GROUP_ID
+        error = self.group_error(group_id)
         if error != NONE:
             return error, []
         consumer_group = self.consumer_group(group_id)
@@ -830,7 +833,7 @@ class GroupCoordinator:
             values.append(((commit.topic, commit.partition), OffsetAndMetadata(commit.offset, commit.leader_epoch, metadata, now, expire, commit.topic_id)))
         if values:
             records = [(rec.offset_commit_key(group_id, t, p), rec.offset_commit_value(v)) for (t, p), v in values]
-            append_error = _append_error(await self.log.append(self.partition_for(group_id), records))
+            append_error = await self.append_records(group_id, records)
             if append_error != NONE:
                 if created and not group.offsets and group.is_empty:
                     self.groups.pop(group_id, None)
@@ -846,7 +849,7 @@ class GroupCoordinator:
                       member_epoch: int = -1) -> tuple[int, list[tuple[str, int, OffsetAndMetadata | None]]]:
         """Committed offsets of `partitions` (None: every committed partition).
         A member id and epoch (OffsetFetch v9+) are checked for consumer groups only, as Kafka does."""
-        error = self.coordinator_error(group_id) if group_id else ErrorCode.INVALID_GROUP_ID
+        error = self.group_error(group_id)
         if error != NONE:
             return error, []
         consumer_group = self.consumer_group(group_id)
@@ -864,7 +867,7 @@ class GroupCoordinator:
 
     async def delete_offsets(self, group_id: str, partitions: list[tuple[str, int]]) -> tuple[int, list[int]]:
         """OffsetDelete: (group error, error per partition)."""
-        error = self.coordinator_error(group_id) if group_id else ErrorCode.INVALID_GROUP_ID
+        error = self.group_error(group_id)
         if error != NONE:
             return error, []
         group: ClassicGroup | ConsumerGroup | None = self.groups.get(group_id) or self.consumer_group(group_id)
@@ -887,9 +890,7 @@ class GroupCoordinator:
             if (topic, partition) in group.offsets:
                 tombstones.append((topic, partition))
         if tombstones:
-            append_error = _append_error(
-                await self.log.append(self.partition_for(group_id), [(rec.offset_commit_key(group_id, t, p), None) for t, p in tombstones])
-            )
+            append_error = await self.append_records(group_id, [(rec.offset_commit_key(group_id, t, p), None) for t, p in tombstones])
             if append_error != NONE:
                 return append_error, []
             for key in tombstones:
@@ -919,7 +920,7 @@ class GroupCoordinator:
     async def delete_groups(self, group_ids: list[str]) -> list[int]:
         results = []
         for group_id in group_ids:
-            error = self.coordinator_error(group_id) if group_id else ErrorCode.INVALID_GROUP_ID
+            error = self.group_error(group_id)
             if error != NONE:
                 results.append(error)
                 continue
@@ -940,7 +941,7 @@ class GroupCoordinator:
         """Tombstones for every offset and the group itself, then the group is gone."""
         records: list[tuple[bytes, bytes | None]] = [(rec.offset_commit_key(group.group_id, t, p), None) for t, p in sorted(group.offsets)]
         records.append((rec.group_metadata_key(group.group_id), None))
-        error = _append_error(await self.log.append(self.partition_for(group.group_id), records))
+        error = await self.append_records(group.group_id, records)
         if error != NONE:
             return error
         if group.state == EMPTY:
@@ -984,9 +985,7 @@ class GroupCoordinator:
                     if due:
                         expired.append((topic, partition))
             if expired:
-                error = _append_error(
-                    await self.log.append(self.partition_for(group.group_id), [(rec.offset_commit_key(group.group_id, t, p), None) for t, p in expired])
-                )
+                error = await self.append_records(group.group_id, [(rec.offset_commit_key(group.group_id, t, p), None) for t, p in expired])
                 if error != NONE:
                     log.warning("group %s: expiring %d offset(s) failed: %s", group.group_id, len(expired), ErrorCode(error).name)
                     continue

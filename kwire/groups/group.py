@@ -21,6 +21,7 @@ from kwire.groups.records import OffsetAndMetadata
 from kwire.groups.state import COMPLETING_REBALANCE, DEAD, EMPTY, PREPARING_REBALANCE, STABLE, GroupState, check_transition
 
 CONSUMER_PROTOCOL_TYPE = "consumer"
+GROUP_TYPE_CLASSIC = "classic"  # ListGroups v5+ group type
 
 
 @dataclass
@@ -81,14 +82,13 @@ class ClassicGroup:
     new_member_added: bool = False  # extends the initial rebalance delay
     offsets: dict[tuple[str, int], OffsetAndMetadata] = field(default_factory=dict)
 
+    group_type = GROUP_TYPE_CLASSIC
+
     def transition_to(self, target: GroupState, now_ms: int) -> None:
         check_transition(self.group_id, self.state, target)
         self.previous_state = self.state
         self.state = target
         self.state_timestamp = now_ms
-
-    def is_in(self, *states: GroupState) -> bool:
-        return self.state in states
 
     @property
     def is_empty(self) -> bool:

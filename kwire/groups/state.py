@@ -25,14 +25,6 @@ class GroupState(enum.Enum):
     STABLE = "Stable"
     DEAD = "Dead"
 
-    @classmethod
-    def parse(cls, text: str) -> GroupState | None:
-        """A state by its name as ListGroups filters give it (case-insensitive)."""
-        for state in cls:
-            if state.value.lower() == text.lower():
-                return state
-        return None
-
 
 EMPTY = GroupState.EMPTY
 PREPARING_REBALANCE = GroupState.PREPARING_REBALANCE

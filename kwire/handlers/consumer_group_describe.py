@@ -43,7 +43,7 @@ def consumer_group_describe(broker: Any, request: Any) -> Any:
     names = {topic_id: name for name, (topic_id, _) in runner.consumer.topics().items()}
     out = []
     for group_id in body.group_ids:
-        error = coordinator.coordinator_error(group_id) if group_id else ErrorCode.INVALID_GROUP_ID
+        error = coordinator.group_error(group_id)
         group = coordinator.consumer_group(group_id) if error == ErrorCode.NONE else None
         message = None
         if error == ErrorCode.NONE and group is None:

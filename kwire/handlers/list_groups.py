@@ -15,8 +15,6 @@ from typing import Any
 from kwire_protocol import messages
 from kwire_protocol.messages import ApiKey
 
-from kwire.groups.consumer_group import ConsumerGroup
-from kwire.groups.coordinator import GROUP_TYPE_CLASSIC
 from kwire.handlers import handles
 
 ListGroupsResponse = messages.ListGroupsResponse
@@ -33,16 +31,12 @@ def list_groups(broker: Any, request: Any) -> Any:
     types = {t.lower() for t in body.types_filter} if version >= 5 and body.types_filter else None
     error, groups = broker.group_coordinator.coordinator.list_groups(states)
     if types is not None:
-        groups = [g for g in groups if _type(g) in types]
+        groups = [g for g in groups if g.group_type in types]
     return ListGroupsResponse(
         throttle_time_ms=0,
         error_code=error,
         groups=[
-            Listed(group_id=g.group_id, protocol_type=g.protocol_type or "", group_state=g.state.value, group_type=_type(g))
+            Listed(group_id=g.group_id, protocol_type=g.protocol_type or "", group_state=g.state.value, group_type=g.group_type)
             for g in groups
         ],
     )
-
-
-def _type(group: Any) -> str:
-    return group.group_type if isinstance(group, ConsumerGroup) else GROUP_TYPE_CLASSIC

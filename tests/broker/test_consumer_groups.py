@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from confluent_kafka import Consumer, ConsumerGroupState, ConsumerGroupType, Pro
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kwire.testing import BrokerProcess
+from tests.broker.test_groups import announced, child_process
 
 SESSION_MS = 1500
 GROUP_CONFIG = {
@@ -133,22 +133,15 @@ def test_killed_member_partitions_move_after_the_session_timeout(group_broker: B
     survivor = consumer(group_broker.bootstrap_servers, group)
     survivor.subscribe([topic_name])
     poll_until([survivor], lambda: len(partitions(survivor)) == 4)
-    child = subprocess.Popen([sys.executable, "-c", CHILD_CONSUMER, group_broker.bootstrap_servers, topic_name, group], stdout=subprocess.PIPE, text=True)
     try:
-        assert child.stdout is not None
-        os.set_blocking(child.stdout.fileno(), False)
-        poll_until([survivor], lambda: len(partitions(survivor)) == 2 and "assigned" in (child.stdout.readline() or ""))  # type: ignore[union-attr]
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(10)
-        killed = time.monotonic()
-        poll_until([survivor], lambda: len(partitions(survivor)) == 4, timeout=SESSION_MS / 1000 + 5)
-        assert SESSION_MS / 1000 * 0.5 < time.monotonic() - killed < SESSION_MS / 1000 + 3
-    finally:
-        if child.poll() is None:
+        with child_process(CHILD_CONSUMER, group_broker.bootstrap_servers, topic_name, group) as child:
+            poll_until([survivor], lambda: len(partitions(survivor)) == 2 and announced(child))
             os.kill(child.pid, signal.SIGKILL)
             child.wait(10)
-        if child.stdout is not None:
-            child.stdout.close()
+            killed = time.monotonic()
+            poll_until([survivor], lambda: len(partitions(survivor)) == 4, timeout=SESSION_MS / 1000 + 5)
+            assert SESSION_MS / 1000 * 0.5 < time.monotonic() - killed < SESSION_MS / 1000 + 3
+    finally:
         survivor.close()
 
 

@@ -12,6 +12,7 @@ admin APIs. The broker allows small session timeouts so the tests are fast;
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -146,30 +147,44 @@ while True:
 """
 
 
-def test_killed_member_partitions_move_within_session_timeout(group_broker: BrokerProcess, topic_name: str) -> None:
-    create_topic(group_broker.bootstrap_servers, topic_name, 4)
-    group = f"{topic_name}-g"
-    survivor = KafkaConsumer(topic_name, bootstrap_servers=group_broker.bootstrap_servers, metadata_max_age_ms=1000, group_id=group,
-                             session_timeout_ms=SESSION_MS, heartbeat_interval_ms=200)
-    poll_until([survivor], lambda: len(survivor.assignment()) == 4)
-    child = subprocess.Popen([sys.executable, "-c", CHILD_CONSUMER, group_broker.bootstrap_servers, topic_name, group, str(SESSION_MS)],
-                             stdout=subprocess.PIPE, text=True)
+@contextlib.contextmanager
+def child_process(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """`python -c args...` with a non-blocking stdout; killed (if still running) at the end."""
+    child = subprocess.Popen([sys.executable, "-c", *args], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None
         os.set_blocking(child.stdout.fileno(), False)
-        poll_until([survivor], lambda: len(survivor.assignment()) == 2 and "assigned" in (child.stdout.readline() or ""))  # type: ignore[union-attr]
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(10)
-        killed = time.monotonic()
-        poll_until([survivor], lambda: len(survivor.assignment()) == 4, timeout=SESSION_MS / 1000 + 5)
-        # The session timeout, then one rejoin of the survivor.
-        assert time.monotonic() - killed < SESSION_MS / 1000 + 3
+        yield child
     finally:
         if child.poll() is None:
             os.kill(child.pid, signal.SIGKILL)
             child.wait(10)
         if child.stdout is not None:
             child.stdout.close()
+
+
+def announced(child: subprocess.Popen[str]) -> bool:
+    """Whether the child printed its "assigned" line (CHILD_CONSUMER)."""
+    assert child.stdout is not None
+    return "assigned" in (child.stdout.readline() or "")
+
+
+def test_killed_member_partitions_move_within_session_timeout(group_broker: BrokerProcess, topic_name: str) -> None:
+    create_topic(group_broker.bootstrap_servers, topic_name, 4)
+    group = f"{topic_name}-g"
+    survivor = KafkaConsumer(topic_name, bootstrap_servers=group_broker.bootstrap_servers, metadata_max_age_ms=1000, group_id=group,
+                             session_timeout_ms=SESSION_MS, heartbeat_interval_ms=200)
+    poll_until([survivor], lambda: len(survivor.assignment()) == 4)
+    try:
+        with child_process(CHILD_CONSUMER, group_broker.bootstrap_servers, topic_name, group, str(SESSION_MS)) as child:
+            poll_until([survivor], lambda: len(survivor.assignment()) == 2 and announced(child))
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait(10)
+            killed = time.monotonic()
+            poll_until([survivor], lambda: len(survivor.assignment()) == 4, timeout=SESSION_MS / 1000 + 5)
+            # The session timeout, then one rejoin of the survivor.
+            assert time.monotonic() - killed < SESSION_MS / 1000 + 3
+    finally:
         survivor.close()
 
 
