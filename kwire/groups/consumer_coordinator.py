@@ -525,18 +525,9 @@ class ConsumerGroupCoordinator:
         error, errors = self.validate_commit(group, member_id, member_epoch, version, [(c.topic_id, c.partition) for c in commits])
         if error != NONE:
             return error, []
-        now = self.parent.clock()
-        limit = self.parent.config.offset_metadata_max_bytes
-        values: list[tuple[tuple[str, int], rec.OffsetAndMetadata]] = []
-        for i, commit in enumerate(commits):
-            metadata = commit.metadata or ""
-            if errors[i] == NONE and len(metadata.encode()) > limit:
-                errors[i] = ErrorCode.OFFSET_METADATA_TOO_LARGE
-            if errors[i] == NONE:
-                values.append(((commit.topic, commit.partition), rec.OffsetAndMetadata(commit.offset, commit.leader_epoch, metadata, now, -1, commit.topic_id)))
+        values = self.parent.offset_values(commits, errors)
         if values:
-            records = [(rec.offset_commit_key(group.group_id, t, p), rec.offset_commit_value(v)) for (t, p), v in values]
-            append_error = await self._append(group.group_id, records)
+            append_error = await self.parent.append_offsets(group.group_id, values)
             if append_error != NONE:
                 return NONE, [append_error if e == NONE else e for e in errors]
             for key, value in values:

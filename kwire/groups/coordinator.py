@@ -820,20 +820,10 @@ class GroupCoordinator:
             member = group.members.get(member_id)
             if member is not None and group.state == STABLE:
                 self._schedule_heartbeat(group, member)  # a commit shows the member is alive
-        now = self.clock()
-        expire = now + retention_ms if retention_ms >= 0 else -1
-        errors: list[int] = []
-        values: list[tuple[tuple[str, int], OffsetAndMetadata]] = []
-        for commit in commits:
-            metadata = commit.metadata or ""
-            if len(metadata.encode()) > self.config.offset_metadata_max_bytes:
-                errors.append(ErrorCode.OFFSET_METADATA_TOO_LARGE)
-                continue
-            errors.append(NONE)
-            values.append(((commit.topic, commit.partition), OffsetAndMetadata(commit.offset, commit.leader_epoch, metadata, now, expire, commit.topic_id)))
+        errors = [NONE] * len(commits)
+        values = self.offset_values(commits, errors, retention_ms)
         if values:
-            records = [(rec.offset_commit_key(group_id, t, p), rec.offset_commit_value(v)) for (t, p), v in values]
-            append_error = await self.append_records(group_id, records)
+            append_error = await self.append_offsets(group_id, values)
             if append_error != NONE:
                 if created and not group.offsets and group.is_empty:
                     self.groups.pop(group_id, None)
@@ -844,6 +834,24 @@ class GroupCoordinator:
             for key, value in values:
                 current.offsets[key] = value
         return NONE, errors
+
+    def offset_values(self, commits: list[OffsetCommit], errors: list[int],
+                      retention_ms: int = -1) -> list[tuple[tuple[str, int], OffsetAndMetadata]]:
+        """The offsets to store of the commits whose error is still NONE; metadata
+        over offset.metadata.max.bytes sets OFFSET_METADATA_TOO_LARGE in `errors`."""
+        now = self.clock()
+        expire = now + retention_ms if retention_ms >= 0 else -1
+        values: list[tuple[tuple[str, int], OffsetAndMetadata]] = []
+        for i, commit in enumerate(commits):
+            metadata = commit.metadata or ""
+            if errors[i] == NONE and len(metadata.encode()) > self.config.offset_metadata_max_bytes:
+                errors[i] = ErrorCode.OFFSET_METADATA_TOO_LARGE
+            if errors[i] == NONE:
+                values.append(((commit.topic, commit.partition), OffsetAndMetadata(commit.offset, commit.leader_epoch, metadata, now, expire, commit.topic_id)))
+        return values
+
+    async def append_offsets(self, group_id: str, values: list[tuple[tuple[str, int], OffsetAndMetadata]]) -> int:
+        return await self.append_records(group_id, [(rec.offset_commit_key(group_id, t, p), rec.offset_commit_value(v)) for (t, p), v in values])
 
     def fetch_offsets(self, group_id: str, partitions: list[tuple[str, int]] | None, member_id: str | None = None,
                       member_epoch: int = -1) -> tuple[int, list[tuple[str, int, OffsetAndMetadata | None]]]:
