@@ -316,6 +316,10 @@ def test_offset_commit_checks_member_epochs() -> None:
         c = h.coordinator
         ok = [OffsetCommit("t", 0, 5, -1, "", T)]
         assert await c.commit_offsets("g", 2, "a", None, -1, ok, 9) == (0, [0])
+        too_large = [OffsetCommit("t", 1, 7, -1, "x" * 5000, T)]
+        assert await c.commit_offsets("g", 2, "a", None, -1, too_large, 9) == (0, [ErrorCode.OFFSET_METADATA_TOO_LARGE])
+        error, rows = c.fetch_offsets("g", [("t", 0), ("t", 1)])
+        assert error == 0 and rows[0][2] is not None and rows[0][2].offset == 5 and rows[0][2].expire_timestamp == -1 and rows[1][2] is None
         assert await c.commit_offsets("g", 3, "a", None, -1, ok, 9) == (ErrorCode.STALE_MEMBER_EPOCH, [])
         assert await c.commit_offsets("g", 2, "zzz", None, -1, ok, 9) == (ErrorCode.UNKNOWN_MEMBER_ID, [])
         assert await c.commit_offsets("g", 2, "a", None, -1, ok, 8) == (ErrorCode.UNSUPPORTED_VERSION, [])
