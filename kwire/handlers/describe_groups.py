@@ -40,34 +40,20 @@ def describe_groups(broker: Any, request: Any) -> Any:
     out = []
     for group_id in body.groups:
         error, group = coordinator.describe_group(group_id)
-        if group is None and error == ErrorCode.GROUP_ID_NOT_FOUND and coordinator.consumer_group(group_id) is not None:
-            out.append(
-                Described(
-                    error_code=error if version >= 6 else ErrorCode.NONE,
-                    error_message=f"Group {group_id} is not a classic group." if version >= 6 else None,
-                    group_id=group_id,
-                    group_state=DEAD.value,
-                    protocol_type="",
-                    protocol_data="",
-                    members=[],
-                    authorized_operations=authorized_operations("group", False),
-                )
-            )
-            continue
         if group is None:
             not_found = error == ErrorCode.GROUP_ID_NOT_FOUND
-            if not_found and version < 6:
-                error = ErrorCode.NONE
+            consumer = not_found and coordinator.consumer_group(group_id) is not None
+            message = f"Group {group_id} is not a classic group." if consumer else f"Group {group_id} not found."
             out.append(
                 Described(
-                    error_code=error,
-                    error_message=f"Group {group_id} not found." if not_found and version >= 6 else None,
+                    error_code=ErrorCode.NONE if not_found and version < 6 else error,
+                    error_message=message if not_found and version >= 6 else None,
                     group_id=group_id,
                     group_state=DEAD.value if not_found else "",
                     protocol_type="",
                     protocol_data="",
                     members=[],
-                    authorized_operations=authorized_operations("group", include_ops),
+                    authorized_operations=authorized_operations("group", include_ops and not consumer),
                 )
             )
             continue

@@ -25,8 +25,13 @@ import pytest
 from confluent_kafka import Consumer, ConsumerGroupState, ConsumerGroupType, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from kwire_protocol import messages
+from kwire_protocol.error_codes import ErrorCode
+from kwire_protocol.messages import ApiKey
+
 from kwire.testing import BrokerProcess
 from tests.broker.test_groups import announced, child_process
+from tests.broker.wire import WireClient
 
 SESSION_MS = 1500
 GROUP_CONFIG = {
@@ -195,6 +200,14 @@ def test_admin_lists_and_describes_the_consumer_group(group_broker: BrokerProces
         assert {tp.partition for tp in described.members[0].assignment.topic_partitions} == {0, 1, 2}
         assert described.partition_assignor == "uniform"
         assert len(described.authorized_operations) == 5
+        # The classic DescribeGroups does not describe it (as Kafka 4.4), nor gives its operations.
+        with WireClient.connect(group_broker.port) as wire:
+            request = messages.DescribeGroupsRequest(groups=[group], include_authorized_operations=True)
+            [g6] = wire.call(ApiKey.DESCRIBE_GROUPS, 6, request).groups
+            assert (g6.error_code, g6.error_message, g6.group_state, g6.members, g6.authorized_operations) == (
+                ErrorCode.GROUP_ID_NOT_FOUND, f"Group {group} is not a classic group.", "Dead", [], -(2**31))
+            [g5] = wire.call(ApiKey.DESCRIBE_GROUPS, 5, request).groups
+            assert (g5.error_code, g5.error_message, g5.group_state, g5.authorized_operations) == (0, None, "Dead", -(2**31))
     finally:
         c.close()
     deleted = admin.delete_consumer_groups([group])[group]
