@@ -276,8 +276,12 @@ def test_groups_through_the_admin_apis(group_broker: BrokerProcess, topic_name: 
     bootstrap = group_broker.bootstrap_servers
     create_topic(bootstrap, topic_name, 2, records_per_partition=10)
     group = f"{topic_name}-g"
-    consumer = KafkaConsumer(topic_name, bootstrap_servers=bootstrap, metadata_max_age_ms=1000, group_id=group, auto_offset_reset="earliest",
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, metadata_max_age_ms=1000, group_id=group, auto_offset_reset="earliest",
                              enable_auto_commit=False, client_id="admin-test-client")
+    # Metadata first, then subscribe: kafka-python may otherwise join (and, as
+    # leader, assign) before its metadata holds the topic, then not rejoin in time.
+    assert consumer.partitions_for_topic(topic_name) == {0, 1}
+    consumer.subscribe([topic_name])
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     confluent = AdminClient({"bootstrap.servers": bootstrap})
     try:
