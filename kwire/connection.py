@@ -15,7 +15,9 @@ body are ignored, as Kafka ignores them). An unknown API version closes it
 too (as Kafka does), except ApiVersions, which gets the KIP-511 answer: v0
 body, UNSUPPORTED_VERSION, and the versions of ApiVersions we serve. A handler may ask for the
 connection to be closed instead of answered (CLOSE_CONNECTION: a failed
-acks=0 Produce).
+acks=0 Produce). A handler that raises (a bug) is logged and its request
+answered UNKNOWN_SERVER_ERROR in every error field, as Kafka does; the
+connection stays open (an acks=0 Produce closes it, having no answer).
 
 A connection with no complete request for connections.max.idle.ms is
 closed, also while a frame is half received (Kafka's Selector counts any
@@ -34,11 +36,13 @@ from contextvars import ContextVar
 from typing import Any
 
 from kwire_protocol.codec import FileRegion
+from kwire_protocol.error_codes import ErrorCode
 from kwire_protocol.errors import ProtocolError
 from kwire_protocol.frames import UnsupportedRequestError, check_frame_size, decode_request, encode_response
 from kwire_protocol.messages import APIS, ApiKey
 from kwire_protocol.primitives import INT32
 
+from kwire.faults import error_response
 from kwire.handlers import CLOSE_CONNECTION, REGISTRY
 from kwire.handlers.api_versions import unsupported_version_response
 
@@ -118,19 +122,32 @@ class Connection:
                 await self._respond(request.api, 0, request.correlation_id, unsupported_version_response())
                 return True
             raise ProtocolError(f"{request.api.name} v{request.version} is not served")
-        faults = self.broker.faults
-        if faults.active:  # fault injection for client tests (kwire/faults.py): the one hook
-            response = await faults.intercept(self.broker, request, handler.fn, self.peer)
-        else:
-            response = handler.fn(self.broker, request)
-            if inspect.isawaitable(response):
-                response = await response
+        try:
+            response = await self._dispatch(request, handler.fn)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Our fault, not the peer's (Kafka's KafkaApis answers any handler
+            # exception with UNKNOWN_SERVER_ERROR): say so loudly and answer.
+            log.exception("%s v%d from %s failed; answering UNKNOWN_SERVER_ERROR", request.api.name, request.version, self.peer)
+            if request.api.key == ApiKey.PRODUCE and request.body.acks == 0:
+                return False  # no answer is expected: closing is how an acks=0 producer learns
+            response = error_response(request.api, request.version, request.body, ErrorCode.UNKNOWN_SERVER_ERROR)
         if response is CLOSE_CONNECTION:
             log.info("closing connection from %s: %s v%d asked to (correlation id %d)", self.peer, request.api.name, request.version, request.correlation_id)
             return False
         if response is not None:
             await self._respond(request.api, request.version, request.correlation_id, response)
         return True
+
+    async def _dispatch(self, request: Any, fn: Any) -> Any:
+        faults = self.broker.faults
+        if faults.active:  # fault injection for client tests (kwire/faults.py): the one hook
+            return await faults.intercept(self.broker, request, fn, self.peer)
+        response = fn(self.broker, request)
+        if inspect.isawaitable(response):
+            response = await response
+        return response
 
     async def _respond(self, api: Any, version: int, correlation_id: int, body: Any) -> None:
         chunks = encode_response(api, version, correlation_id, body)

@@ -15,6 +15,7 @@ What Apache Kafka's SocketServer does and clients rely on:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -261,3 +262,27 @@ def _receive_all(clients: list[WireClient], deadline: float) -> set[int]:
             client.sock.settimeout(30)
     assert not buffers, f"{len(buffers)} connections not answered in time"
     return seen
+
+
+def test_a_failing_handler_is_answered_unknown_server_error_and_the_connection_stays(tmp_path, topic_name: str, monkeypatch) -> None:
+    """A handler bug (here: a Produce handler that raises) must not look like
+    a network fault to the client: Kafka answers UNKNOWN_SERVER_ERROR in
+    every error field of the request and keeps the connection."""
+    from kwire.handlers import REGISTRY
+    from kwire.testing import Broker
+
+    def broken(broker: object, request: object) -> object:
+        raise RuntimeError("deliberate handler failure")
+
+    with Broker(tmp_path / "data") as server:
+        create_topic(server.port, topic_name, partitions=2)
+        monkeypatch.setitem(REGISTRY, ApiKey.PRODUCE, dataclasses.replace(REGISTRY[ApiKey.PRODUCE], fn=broken))
+        with WireClient.connect(server.port) as wire:
+            request = produce_request(topic_name, [b"a"])
+            request.topic_data[0].partition_data.append(produce_request(topic_name, [b"b"], partition=1).topic_data[0].partition_data[0])
+            answer = wire.call(ApiKey.PRODUCE, PRODUCE_V, request)
+            assert [(p.index, p.error_code) for p in answer.responses[0].partition_responses] == [(0, -1), (1, -1)]
+            assert wire.call(ApiKey.API_VERSIONS, API_VERSIONS_V, api_versions_request()).error_code == 0
+            # acks=0 expects no answer: closing is the only way to tell the producer.
+            wire.send(ApiKey.PRODUCE, PRODUCE_V, produce_request(topic_name, [b"c"], acks=0))
+            assert wire.is_closed_by_peer()
