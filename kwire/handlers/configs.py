@@ -176,8 +176,10 @@ async def _write(future: Any, outcomes: list[_Outcome]) -> None:
     try:
         items = await asyncio.wait_for(asyncio.wrap_future(future), QUORUM_WRITE_TIMEOUT)
     except (asyncio.TimeoutError, QuorumError) as e:
+        # The same codes as topic_admin.quorum_write: the quorum's own, or a timeout.
+        code = e.error_code if isinstance(e, QuorumError) else ErrorCode.REQUEST_TIMED_OUT
         for outcome in outcomes:
-            outcome.error_code, outcome.error_message = ErrorCode.REQUEST_TIMED_OUT, f"The metadata quorum did not commit the change: {e}"
+            outcome.error_code, outcome.error_message = code, f"The metadata quorum did not commit the change: {str(e) or 'timed out'}"
         return
     for outcome, item in zip(outcomes, items):
         outcome.error_code, outcome.error_message = item.error_code, item.error_message
