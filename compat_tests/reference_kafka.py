@@ -180,13 +180,15 @@ class ReferenceKafka:
     `advertised_port` makes the broker tell clients to connect to another
     port on 127.0.0.1 than the one it listens on: a recording proxy in front
     of the broker uses it so that clients keep talking through the proxy
-    after bootstrap.
+    after bootstrap. `jvm_options` replaces JVM_OPTIONS (a small heap for
+    tests) for the broker's JVM, for example with kafka-server-start.sh's.
     """
 
     def __init__(self, *, startup_timeout: float = 120.0, stop_timeout: float = 30.0,
                  advertised_port: int | None = None, config: dict[str, str] | None = None,
-                 log_level: str = "INFO") -> None:
+                 log_level: str = "INFO", jvm_options: list[str] | None = None) -> None:
         self.startup_timeout = startup_timeout
+        self.jvm_options = list(JVM_OPTIONS if jvm_options is None else jvm_options)
         self.stop_timeout = stop_timeout
         self.advertised_port = advertised_port
         self.extra_config = dict(config or {})
@@ -241,7 +243,7 @@ class ReferenceKafka:
             with open(self.log_file, "ab") as log:
                 self.process = subprocess.Popen(
                     java_command("kafka.Kafka", [str(properties)], classpath=classpath,
-                                 log4j_config=log4j, jvm_options=JVM_OPTIONS),
+                                 log4j_config=log4j, jvm_options=self.jvm_options),
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     cwd=self.directory, start_new_session=True,
                 )
