@@ -18,7 +18,11 @@ JAVA_EXCEPTIONS = {
     "InvalidConfigurationException": "INVALID_CONFIG",
     "UnknownTopicIdException": "UNKNOWN_TOPIC_ID",
     "TimeoutException": "REQUEST_TIMED_OUT",
+    "OffsetOutOfRangeException": "OFFSET_OUT_OF_RANGE",
+    "NoOffsetForPartitionException": "NO_OFFSET_FOR_PARTITION",
 }
+# Client-side errors without a Kafka code, by exception class name, under one name for every client.
+CLIENT_ERRORS = {"NoOffsetForPartitionError": "NO_OFFSET_FOR_PARTITION", **JAVA_EXCEPTIONS}
 
 
 class Unsupported(Exception):
@@ -42,7 +46,7 @@ def error_name(exc: BaseException) -> str:
         return _code_name(errno)
     if exc.args and hasattr(exc.args[0], "code"):  # confluent_kafka.KafkaException(KafkaError)
         return confluent_error_name(exc.args[0])
-    return type(exc).__name__
+    return CLIENT_ERRORS.get(type(exc).__name__, type(exc).__name__)
 
 
 def confluent_error_name(error: Any) -> str:
@@ -111,6 +115,37 @@ class Adapter:
     def offsets(self, topic: str, partitions: list[int], times: list[int]) -> dict[str, Any]:
         """{"beginning": {p: o}, "end": {p: o}, "for_times": {t: {p: [offset, timestamp] | None}}} (keys as str)."""
         raise Unsupported(f"{self.name}: list offsets")
+
+    def producer_config(self, *, acks: str | None = None, max_request_bytes: int | None = None,
+                        retries: int | None = None) -> dict[str, Any]:
+        """This client's producer configuration for produce(config=...) from generic settings:
+        acks ("0", "1" or "all"), the largest request (and record) the producer lets through,
+        and how often it retries a failed send."""
+        raise Unsupported(f"{self.name}: producer settings")
+
+    def consume_from(self, topic: str, partition: int, start: int | None, count: int, *, reset: str = "none",
+                     max_wait_ms: int = 100, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Like consume, with the consumer's auto.offset.reset (earliest, latest or none) and
+        fetch.max.wait.ms. `start` is an offset to seek to (one out of range is reset by the
+        policy) or None: the committed offset of a group that has none, so the policy decides.
+        Raises ClientError OFFSET_OUT_OF_RANGE (out of range, policy none) or
+        NO_OFFSET_FOR_PARTITION (nothing committed, policy none: a client-side error)."""
+        raise Unsupported(f"{self.name}: consume with a reset policy")
+
+    def create_partitions(self, topic: str, count: int) -> str | None:
+        """Grow `topic` to `count` partitions: None or the error name."""
+        raise Unsupported(f"{self.name}: create partitions")
+
+    def describe_configs(self, topic: str) -> dict[str, dict[str, Any]]:
+        """{name: {"value", "source", "read_only", "sensitive"}} for every config the broker lists for
+        `topic`; source is Kafka's name (DYNAMIC_TOPIC_CONFIG, DEFAULT_CONFIG, ...). Raises ClientError."""
+        raise Unsupported(f"{self.name}: describe configs")
+
+    def alter_configs(self, topic: str, set: dict[str, str], delete: list[str] | None = None, *,
+                      incremental: bool = True) -> None:
+        """IncrementalAlterConfigs (SET `set`, DELETE `delete`) or, with incremental=False, the
+        legacy AlterConfigs, which replaces all of the topic's overrides with `set`. Raises ClientError."""
+        raise Unsupported(f"{self.name}: {'incremental' if incremental else 'legacy'} alter configs")
 
     def close(self) -> None:
         pass
