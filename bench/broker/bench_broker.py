@@ -39,7 +39,9 @@ throughput run and writes DIR/<run>.txt (collapsed stacks) for reading as
 text; profiling slows the broker, so numbers from such a run are not
 the benchmark's.
 
-The output is one table, meant to be pasted into docs/performance.md.
+The workloads and measurements are in workloads.py, shared with
+side_by_side.py (kwire against Apache Kafka). The output is one table,
+meant to be pasted into docs/performance.md.
 """
 
 from __future__ import annotations
@@ -47,28 +49,16 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shutil
-import socket
-import statistics
-import struct
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from confluent_kafka import libversion as rdkafka_version
+from workloads import (MB, Profiler, consume_run, e2e_run, free_port, metadata_answer, produce_run, proc_status, raw_write_rate,
+                       startup_seconds)
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition  # noqa: E402
-from confluent_kafka import libversion as rdkafka_version  # noqa: E402
+from kwire.testing import BrokerProcess
 
-from kwire.testing import BrokerProcess, call  # noqa: E402
-from kwire_protocol import messages  # noqa: E402
-from kwire_protocol.messages import ApiKey  # noqa: E402
-
-MB = 1_000_000
-TIMESTAMP = struct.Struct(">q")
 TARGETS = {
     "startup": ("< 0.3 s", lambda v: v < 0.3),
     "rss idle": ("< 40 MB", lambda v: v < 40),
@@ -79,41 +69,6 @@ TARGETS = {
 }
 
 
-# -- the broker process -------------------------------------------------------------
-
-
-def proc_status(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM in bytes."""
-    values = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = int(rest.split()[0]) * 1024
-    return values
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def metadata_answer(port: int) -> bool:
-    """One Metadata v1 request on a new connection; True when answered."""
-    try:
-        call(f"127.0.0.1:{port}", ApiKey.METADATA, 1, messages.MetadataRequest(topics=[]), client_id="bench", timeout=1.0)
-        return True
-    except OSError:
-        return False
-
-
 def measure_startup(tries: int) -> float:
     """Best of `tries`: spawn `kwire serve --dev` on a chosen port, then
     Metadata requests in a loop until one is answered."""
@@ -122,187 +77,12 @@ def measure_startup(tries: int) -> float:
         port = free_port()
         broker = BrokerProcess(overrides={"listeners": f"PLAINTEXT://127.0.0.1:{port}"}, admin=False)
         try:
-            # BrokerProcess.start waits for the log line; poll in a thread meanwhile
-            # so the time is the client's view, not the log line's.
-            answered: list[float] = []
-
-            def poll() -> None:
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline:
-                    if metadata_answer(port):
-                        answered.append(time.monotonic())
-                        return
-                    time.sleep(0.002)
-
-            started = time.monotonic()
-            poller = threading.Thread(target=poll)
-            poller.start()
-            broker.start()
-            poller.join()
-            if answered:
-                best = min(best, answered[0] - started)
+            seconds = startup_seconds(broker.start, lambda: port, timeout=30)
+            if seconds is not None:
+                best = min(best, seconds)
         finally:
             broker.close()
     return best
-
-
-# -- clients ------------------------------------------------------------------------
-
-
-def producer_dead(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] in "ZX"
-    except FileNotFoundError:
-        return True
-
-
-def produce_run(bootstrap: str, topic: str, count: int, size: int, pid: int) -> dict[str, float]:
-    errors: list[Any] = []
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": 1, "delivery.report.only.error": True,
-                         "on_delivery": lambda err, msg: errors.append(err) if err else None})
-    producer.list_topics(topic, timeout=10)  # connected, metadata known: not part of the timing
-    value = os.urandom(size)
-    produce = producer.produce
-    poll = producer.poll
-    cpu0 = cpu_seconds(pid)
-    started = time.perf_counter()
-    for _ in range(count):
-        try:
-            produce(topic, value)
-        except BufferError:  # queue.buffering.max.messages in flight: wait for acknowledgements
-            while True:
-                poll(0.001)
-                try:
-                    produce(topic, value)
-                    break
-                except BufferError:
-                    if producer_dead(pid):
-                        raise RuntimeError("the broker exited") from None
-    remaining = producer.flush(120)
-    elapsed = time.perf_counter() - started
-    cpu = cpu_seconds(pid) - cpu0
-    if remaining or errors:
-        raise RuntimeError(f"produce to {topic}: {remaining} not delivered, {len(errors)} errors (first: {errors[:1]})")
-    return {"records/s": count / elapsed, "MB/s": count * size / elapsed / MB, "seconds": elapsed, "broker cpu": cpu / elapsed,
-            "broker us/record": cpu / count * 1e6}
-
-
-def consume_run(bootstrap: str, topic: str, count: int, size: int, pid: int) -> dict[str, float]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench", "enable.auto.commit": False,
-                         "enable.partition.eof": False})
-    consumer.assign([TopicPartition(topic, 0, 0)])
-    seen = 0
-    cpu0 = cpu_seconds(pid)
-    started = time.perf_counter()
-    deadline = time.monotonic() + 300
-    while seen < count and time.monotonic() < deadline:
-        for message in consumer.consume(min(10_000, count - seen), 1.0):  # waits for n or the timeout
-            if message.error():
-                raise KafkaException(message.error())
-            seen += 1
-    elapsed = time.perf_counter() - started
-    cpu = cpu_seconds(pid) - cpu0
-    consumer.close()
-    if seen < count:
-        raise RuntimeError(f"consume from {topic}: {seen} of {count} records in 300 s")
-    return {"records/s": seen / elapsed, "MB/s": seen * size / elapsed / MB, "seconds": elapsed, "broker cpu": cpu / elapsed,
-            "broker us/record": cpu / seen * 1e6}
-
-
-def e2e_run(bootstrap: str, topic: str, rate: int, seconds: float, warmup: float, linger_ms: float | None) -> dict[str, float]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-e2e", "enable.auto.commit": False})
-    consumer.assign([TopicPartition(topic, 0, 0)])
-    latencies: list[float] = []
-    total = int(rate * (seconds + warmup))
-    skip = int(rate * warmup)
-    done = threading.Event()
-
-    def consume() -> None:
-        seen = 0
-        while seen < total and not done.is_set():
-            # poll(), not consume(n, timeout): consume waits for n records or the timeout.
-            message = consumer.poll(0.1)
-            if message is not None and not message.error():
-                now = time.monotonic_ns()
-                seen += 1
-                if seen > skip:
-                    latencies.append((now - TIMESTAMP.unpack_from(message.value())[0]) / 1e6)
-
-    reader = threading.Thread(target=consume)
-    reader.start()
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": 1, **({} if linger_ms is None else {"linger.ms": linger_ms})})
-    producer.list_topics(topic, timeout=10)
-    time.sleep(0.5)  # the consumer has fetched once and is in a long poll
-    padding = bytes(100 - TIMESTAMP.size)
-    started = time.monotonic()
-    for i in range(total):
-        pause = started + i / rate - time.monotonic()
-        if pause > 0:
-            time.sleep(pause)
-        producer.produce(topic, TIMESTAMP.pack(time.monotonic_ns()) + padding)
-        producer.poll(0)
-    producer.flush(10)
-    reader.join(10)
-    done.set()
-    reader.join()
-    consumer.close()
-    if len(latencies) < (total - skip) * 0.99:
-        raise RuntimeError(f"e2e: {len(latencies)} of {total - skip} records seen")
-    latencies.sort()
-    return {
-        "p50 ms": statistics.median(latencies),
-        "p99 ms": latencies[int(len(latencies) * 0.99) - 1],
-        "max ms": latencies[-1],
-        "records": len(latencies),
-    }
-
-
-def raw_write_rate(directory: Path, total: int) -> float:
-    """MB/s of plain 1 MiB pwrites of `total` bytes to a new file in `directory`
-    (then deleted): the kernel's write path at this moment, for comparison."""
-    block = os.urandom(1 << 20)
-    path = directory / "bench-raw-write.bin"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        started = time.perf_counter()
-        for position in range(0, total, len(block)):
-            os.pwrite(fd, block, position)
-        elapsed = time.perf_counter() - started
-    finally:
-        os.close(fd)
-        path.unlink()
-    return total / elapsed / MB
-
-
-# -- profiling ----------------------------------------------------------------------
-
-
-class Profiler:
-    def __init__(self, directory: Path | None, pid: int) -> None:
-        self.directory = directory
-        self.pid = pid
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, name: str) -> None:
-        if self.directory is None:
-            return
-        if shutil.which("py-spy") is None:
-            print("# py-spy not found: no profile", file=sys.stderr)
-            self.directory = None
-            return
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            ["py-spy", "record", "--pid", str(self.pid), "--format", "raw", "--rate", "200", "--nonblocking",
-             "-o", str(self.directory / f"{name}.txt")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1.0)  # py-spy attaches
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(2)  # SIGINT: py-spy writes its output and exits
-            self.process.wait(30)
-            self.process = None
 
 
 # -- main -----------------------------------------------------------------------------
