@@ -147,5 +147,59 @@ class Adapter:
         legacy AlterConfigs, which replaces all of the topic's overrides with `set`. Raises ClientError."""
         raise Unsupported(f"{self.name}: {'incremental' if incremental else 'legacy'} alter configs")
 
+    # -- consumer groups (scenarios/groups.py) ------------------------------------
+    # protocol: "classic" (JoinGroup/SyncGroup, the client's assignor) or "consumer" (KIP-848,
+    # the broker assigns; assignor "uniform" or "range"). assignor None: the client's default.
+
+    def group_consume(self, topic: str, group: str, count: int, *, protocol: str = "classic", assignor: str | None = None,
+                      assigned: int | None = None, timeout: float = 30.0) -> dict[str, Any]:
+        """One member subscribes to `topic` in `group` (no commit: from the earliest), polls until
+        `count` records (and `assigned` partitions when given) or the timeout, commits the offsets
+        after the records it took, leaves. {"assigned": [p], "records": [{partition, offset, value}],
+        "committed": {p: offset}} (the group's committed offsets of its partitions, keys as str)."""
+        raise Unsupported(f"{self.name}: group consume")
+
+    def group_rebalance(self, topic: str, group: str, partitions: int, *, protocol: str = "classic",
+                        assignor: str | None = None, timeout: float = 60.0) -> dict[str, Any]:
+        """Member a joins alone and waits until it owns all `partitions`; member b joins; both wait
+        until they split the partitions. {"first": a's first assignment, "a", "b": the final ones,
+        "a_revoked", "a_lost": what a gave up on the way (sorted partitions)}."""
+        raise Unsupported(f"{self.name}: group rebalance")
+
+    def describe_groups(self, groups: list[str], *, protocol: str = "classic") -> dict[str, Any]:
+        """{group: {"state", "members": [{"client_id", "assigned": [[topic, p]]}], ...} or {"error": name}}:
+        DescribeGroups for classic groups, ConsumerGroupDescribe for protocol "consumer"."""
+        raise Unsupported(f"{self.name}: describe groups")
+
+    def list_groups(self) -> dict[str, dict[str, Any]]:
+        """{group: {"state", "group_type", "protocol_type"}} (ListGroups)."""
+        raise Unsupported(f"{self.name}: list groups")
+
+    def delete_groups(self, groups: list[str]) -> dict[str, str | None]:
+        raise Unsupported(f"{self.name}: delete groups")
+
+    def group_offsets(self, group: str, topic: str) -> dict[str, Any]:
+        """{"committed": {p: offset}, "lag": {p: end offset - committed}} for `topic` (keys as str)."""
+        raise Unsupported(f"{self.name}: group offsets and lag")
+
+    # -- transactions (scenarios/transactions.py) ----------------------------------
+
+    def produce_transaction(self, topic: str, records: list[dict[str, Any]], *, transactional_id: str,
+                            commit: bool) -> list[dict[str, Any]]:
+        """Produce `records` in one transaction of `transactional_id`, then commit or abort it."""
+        raise Unsupported(f"{self.name}: transactional producer")
+
+    def consume_isolated(self, topic: str, partition: int, offset: int, count: int, *, isolation: str,
+                         timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Like consume, with isolation.level "read_committed" or "read_uncommitted"."""
+        raise Unsupported(f"{self.name}: consume with an isolation level")
+
+    def transform(self, source: str, target: str, group: str, count: int, *, transactional_id: str, commit: bool,
+                  timeout: float = 30.0) -> dict[str, Any]:
+        """Consume-transform-produce: `count` records of `source` read_committed in `group`, copied to the
+        same partition of `target` in one transaction that also commits the group's offsets
+        (TxnOffsetCommit), committed or aborted. {"records": [{partition, offset, value}], "committed": bool}."""
+        raise Unsupported(f"{self.name}: consume-transform-produce")
+
     def close(self) -> None:
         pass
