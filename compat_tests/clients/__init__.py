@@ -32,6 +32,11 @@ def _java(bootstrap: str) -> Adapter:
     return JavaAdapter(bootstrap)
 
 
+def _kafkajs(bootstrap: str) -> Adapter:
+    from compat_tests.clients.kafkajs import KafkajsAdapter
+    return KafkajsAdapter(bootstrap)
+
+
 def _kcat(bootstrap: str) -> Adapter:
     from compat_tests.clients.kcat import KcatAdapter
     return KcatAdapter(bootstrap)
@@ -43,6 +48,7 @@ ADAPTERS: dict[str, Callable[[str], Adapter]] = {
     "confluent": _python("confluent"),
     "java": _java,
     "kcat": _kcat,
+    "kafkajs": _kafkajs,
 }
 
 
@@ -51,6 +57,9 @@ def available(name: str) -> str | None:
     if name == "java":
         missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
         return f"{' and '.join(missing)} not on PATH" if missing else None
+    if name == "kafkajs":
+        from compat_tests.clients.kafkajs import missing_tools
+        return missing_tools()
     if name == "kcat":
         return None if (shutil.which("kcat") or shutil.which("kafkacat")) else "kcat is not installed"
     return None

@@ -82,6 +82,7 @@ class Adapter:
     timestamp_type ("CreateTime" / "LogAppendTime")."""
 
     name = "?"
+    sees_timestamp_type = True  # False: the client's records do not say CreateTime / LogAppendTime (None)
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap

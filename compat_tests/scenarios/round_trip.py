@@ -33,6 +33,11 @@ def observed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for r in records]
 
 
+def by_client(ctx: Context, expected: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`expected` as the client under test can see it (some cannot see timestamp types)."""
+    return expected if ctx.client.sees_timestamp_type else [{**r, "timestamp_type": None} for r in expected]
+
+
 def round_trip(ctx: Context) -> dict[str, Any]:
     topic = ctx.new_topic()
     sent = ctx.client.produce(topic, RECORDS)
@@ -40,7 +45,7 @@ def round_trip(ctx: Context) -> dict[str, Any]:
     if offsets[0] is not None:
         ctx.expect_equal("produced offsets", offsets, list(range(len(RECORDS))))
     consumed = observed(ctx.client.consume(topic, 0, 0, len(RECORDS)))
-    ctx.expect_equal("consumed by the same client", consumed, expected_records(RECORDS))
+    ctx.expect_equal("consumed by the same client", consumed, by_client(ctx, expected_records(RECORDS)))
     by_peer = observed(ctx.peer.consume(topic, 0, 0, len(RECORDS)))
     ctx.expect_equal(f"consumed by {ctx.peer.name}", by_peer, expected_records(RECORDS))
     return {"produced_offsets": offsets, "consumed": consumed}
@@ -53,7 +58,7 @@ def null_header_value(ctx: Context) -> dict[str, Any]:
     topic = ctx.new_topic()
     ctx.client.produce(topic, NULL_HEADER)
     consumed = observed(ctx.client.consume(topic, 0, 0, 1))
-    ctx.expect_equal("consumed by the same client", consumed, expected_records(NULL_HEADER))
+    ctx.expect_equal("consumed by the same client", consumed, by_client(ctx, expected_records(NULL_HEADER)))
     by_peer = observed(ctx.peer.consume(topic, 0, 0, 1))
     ctx.expect_equal(f"consumed by {ctx.peer.name}", by_peer, expected_records(NULL_HEADER))
     return {"consumed": consumed}

@@ -8,9 +8,10 @@ from compat_tests.clients import Unsupported
 from compat_tests.scenarios import Context, Scenario
 
 IDEMPOTENT = {"java": {"enable.idempotence": "true", "acks": "all"}, "confluent": {"enable.idempotence": True, "acks": "all"},
-              "kafka-python": {"enable_idempotence": True, "acks": "all"}, "aiokafka": {"enable_idempotence": True, "acks": "all"}}
+              "kafka-python": {"enable_idempotence": True, "acks": "all"}, "aiokafka": {"enable_idempotence": True, "acks": "all"},
+              "kafkajs": {"idempotent": True, "acks": -1}}
 TRANSACTIONAL = {"confluent": "transactional.id", "kafka-python": "transactional_id", "aiokafka": "transactional_id",
-                 "java": "transactional.id"}
+                 "java": "transactional.id", "kafkajs": "transactionalId"}
 
 
 def idempotent_produce(ctx: Context) -> dict[str, Any]:
