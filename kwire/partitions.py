@@ -5,7 +5,10 @@ ReplicaManager, reduced to one node so far): it opens the logs of every
 partition the metadata image assigns to this node, deletes the logs of
 deleted topics, applies topic config changes, appends on behalf of Produce
 (moving the high watermark, which with one in-sync replica is the log end
-offset) and wakes long-polling fetches.
+offset) and wakes long-polling fetches. Transaction markers come through
+`append_marker` (the transaction coordinator's WriteTxnMarkers, local on one
+node), coordinators' own transactional batches through `append` with
+origin COORDINATOR.
 
 All calls come from the broker's event loop thread; kwire_storage's own
 locks cover the cleaner thread.
@@ -18,7 +21,7 @@ from typing import Any
 
 from kwire_raft.image import MetadataImage, TopicImage
 from kwire_storage.config import LogConfig
-from kwire_storage.log import AppendInfo, Log
+from kwire_storage.log import AppendInfo, AppendOrigin, Log
 from kwire_storage.manager import LogManager
 
 from kwire.config import BrokerConfig
@@ -81,12 +84,29 @@ class PartitionManager:
                 self.log_manager.delete_log(name, index)
                 self.waiters.notify((name, index))
 
-    def append(self, topic: str, partition: int, records: Any, leader_epoch: int) -> AppendInfo:
+    def append(self, topic: str, partition: int, records: Any, leader_epoch: int,
+               origin: AppendOrigin = AppendOrigin.CLIENT) -> AppendInfo:
+        """Append as leader; raises KeyError when the partition is not hosted here, else what Log.append raises."""
+        partition_log = self._hosted(topic, partition)
+        info = partition_log.append(records, leader_epoch=leader_epoch, origin=origin)
+        self._committed(topic, partition, partition_log)
+        return info
+
+    def append_marker(self, topic: str, partition: int, producer_id: int, producer_epoch: int, coordinator_epoch: int,
+                      commit: bool, leader_epoch: int) -> AppendInfo:
+        """Write a transaction marker (Log.append_marker); KeyError when the partition is not hosted here."""
+        partition_log = self._hosted(topic, partition)
+        info = partition_log.append_marker(producer_id, producer_epoch, coordinator_epoch, commit, leader_epoch=leader_epoch)
+        self._committed(topic, partition, partition_log)
+        return info
+
+    def _hosted(self, topic: str, partition: int) -> Log:
         partition_log = self.log_manager.get_log(topic, partition)
         if partition_log is None:
             raise KeyError((topic, partition))
-        info = partition_log.append(records, leader_epoch=leader_epoch)
+        return partition_log
+
+    def _committed(self, topic: str, partition: int, partition_log: Log) -> None:
         # One in-sync replica (this node): what is appended is committed.
         partition_log.update_high_watermark(partition_log.log_end_offset)
         self.waiters.notify((topic, partition))
-        return info

@@ -28,6 +28,8 @@ __all__ = [
     "CorruptRecordError",
     "OutOfOrderSequenceError",
     "InvalidProducerEpochError",
+    "InvalidTxnStateError",
+    "TransactionCoordinatorFencedError",
 ]
 
 
@@ -83,3 +85,12 @@ class OutOfOrderSequenceError(StorageError):
 
 class InvalidProducerEpochError(StorageError):
     """A producer's batch carries an epoch older than the partition knows (INVALID_PRODUCER_EPOCH)."""
+
+
+class InvalidTxnStateError(StorageError):
+    """A producer with an ongoing transaction wrote a non-transactional batch (INVALID_TXN_STATE)."""
+
+
+class TransactionCoordinatorFencedError(StorageError):
+    """A transaction marker from a coordinator epoch older than the partition last saw
+    for that producer (TRANSACTION_COORDINATOR_FENCED)."""

@@ -29,6 +29,18 @@ the cleaner's swap) take the log's lock. Files of removed segments are
 renamed ``*.deleted`` and unlinked after file.delete.delay.ms; their open
 descriptors stay valid for slices already handed out.
 
+Transactions: the producer state (producer_state.py) tracks open
+transactions; the last stable offset (LSO) is the first offset of the
+oldest one that is not complete, capped by the high watermark. A
+transaction counts as incomplete until its marker is below the high
+watermark, as Kafka's unreplicated transactions (on one node the high
+watermark follows every append at once). `append_marker` writes a commit or
+abort control batch; an abort adds an entry to the transaction index
+(transaction_index.py) of the segment the marker lands in, which
+`aborted_transactions` reads for read_committed fetches. Loading rebuilds
+the indexes of recovered segments by scanning from a producer snapshot at
+or below the first of them.
+
 Durability follows Kafka's defaults: no fsync per append (flush.messages
 and flush.ms are effectively infinite) but fsync on roll and on close.
 """
@@ -53,6 +65,7 @@ from crc32c import crc32c
 
 from kwire_protocol.errors import CorruptRecordError
 from kwire_protocol.records.batch import CRC_START, TIMESTAMP_TYPE_MASK, set_base_offset, set_partition_leader_epoch, validate_batches
+from kwire_protocol.records.control import build_control_batch
 
 from kwire_storage.config import LogConfig
 from kwire_storage.errors import (
@@ -64,9 +77,19 @@ from kwire_storage.errors import (
 )
 from kwire_storage.file_records import FileSlice
 from kwire_storage.leader_epoch import LeaderEpochFileCache
-from kwire_storage.producer_state import DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerBatch, ProducerStateManager
+from kwire_storage.producer_state import (
+    DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+    AppendOrigin,
+    CompletedTxn,
+    ProducerBatch,
+    ProducerStateManager,
+    end_txn_marker,
+)
 from kwire_storage.recovery import DELETED_SUFFIX, LoadedLog, load_log
 from kwire_storage.segment import LogSegment
+from kwire_storage.transaction_index import AbortedTxn
+
+__all__ = ["AppendInfo", "AppendOrigin", "Log", "TimestampAndOffset"]
 
 logger = logging.getLogger("kwire_storage.log")
 
@@ -156,9 +179,14 @@ class Log:
         self.leader_epoch_cache = LeaderEpochFileCache(self.dir)
         self.leader_epoch_cache.truncate_from_end(self._next_offset)
         self.leader_epoch_cache.truncate_from_start(self._log_start_offset)
-        # Idempotent producers (producer_state.py): from the latest snapshot plus a header scan.
+        # Idempotent and transactional producers (producer_state.py): from the latest
+        # snapshot plus a header scan, which also covers every recovered segment so
+        # their transaction indexes are rebuilt.
         self.producer_state = ProducerStateManager(self.dir, producer_id_expiration_ms)
-        self.producer_state.load(self._segments, self._next_offset, now)
+        # (first offset, marker offset) of completed transactions whose marker is not below the high watermark yet.
+        self._unreplicated_txns: list[tuple[int, int]] = []
+        self.producer_state.load(self._segments, self._next_offset, now, scan_from=min(loaded.recovered, default=None),
+                                 on_completed=self._index_completed_txn)
 
     # -- offsets and state ---------------------------------------------------
 
@@ -204,10 +232,27 @@ class Log:
     def update_config(self, config: LogConfig) -> None:
         self.config = config
 
+    @property
+    def first_unstable_offset(self) -> int | None:
+        """First offset of the oldest transaction not yet complete (Kafka's firstUnstableOffset), or None."""
+        first = self.producer_state.first_unstable_offset
+        if self._unreplicated_txns:
+            oldest = min(first_offset for first_offset, _ in self._unreplicated_txns)
+            first = oldest if first is None else min(first, oldest)
+        return None if first is None else max(first, self._log_start_offset)
+
+    @property
+    def last_stable_offset(self) -> int:
+        """LSO: read_committed readers see offsets below it. The first unstable offset, at most the high watermark."""
+        first = self.first_unstable_offset
+        return self._high_watermark if first is None else min(first, self._high_watermark)
+
     def update_high_watermark(self, offset: int) -> int:
         """Set the high watermark, clamped to [log start offset, log end offset]; returns it."""
         with self._lock:
             self._high_watermark = min(max(offset, self._log_start_offset), self._next_offset)
+            if self._unreplicated_txns:
+                self._unreplicated_txns = [t for t in self._unreplicated_txns if t[1] >= self._high_watermark]
             return self._high_watermark
 
     def maybe_increment_high_watermark(self, offset: int) -> bool:
@@ -228,18 +273,21 @@ class Log:
     # -- append ------------------------------------------------------------------
 
     def append(self, records: bytes | bytearray | memoryview, *, leader_epoch: int | None = None,
-               assign_offsets: bool = True) -> AppendInfo:
+               assign_offsets: bool = True, origin: AppendOrigin = AppendOrigin.CLIENT) -> AppendInfo:
         """Append a records blob of one or more v2 batches; returns where it went.
 
         As leader (`assign_offsets`), base offsets are assigned from the log
         end offset by patching the buffer in place (a read-only buffer is
         copied once first) and `leader_epoch`, if given, is stamped into each
         batch. As follower, the batches keep their offsets, which must start
-        at or after the log end offset and increase.
+        at or after the log end offset and increase. `origin` decides the
+        producer checks (producer_state.py): CLIENT epoch, sequence and
+        duplicates; COORDINATOR epochs only; REPLICATION none.
 
         Raises CorruptRecordError (bad CRC, length, magic),
-        UnexpectedAppendOffsetError, RecordBatchTooLargeError or LogClosedError
-        before anything is written; KafkaStorageError if the write fails.
+        UnexpectedAppendOffsetError, RecordBatchTooLargeError, LogClosedError,
+        or a producer check's error before anything is written;
+        KafkaStorageError if the write fails.
         """
         view = memoryview(records)
         if view.format != "B" or view.ndim != 1:
@@ -259,17 +307,15 @@ class Log:
             self._check_open()
             now = self._clock()
             next_offset = self._next_offset
-            if assign_offsets:
-                # A client's append: sequence and epoch checks (producer_state.py).
-                duplicate = self.producer_state.check(batches)
-                if duplicate is not None:
-                    return AppendInfo(
-                        first_offset=duplicate.first_offset, last_offset=duplicate.last_offset,
-                        max_timestamp=duplicate.timestamp, offset_of_max_timestamp=duplicate.last_offset,
-                        log_append_time=duplicate.timestamp if log_append_time else -1,
-                        log_start_offset=self._log_start_offset, records_count=0, size=0,
-                    )
-            else:
+            duplicate = self.producer_state.check(batches, origin)
+            if duplicate is not None:
+                return AppendInfo(
+                    first_offset=duplicate.first_offset, last_offset=duplicate.last_offset,
+                    max_timestamp=duplicate.timestamp, offset_of_max_timestamp=duplicate.last_offset,
+                    log_append_time=duplicate.timestamp if log_append_time else -1,
+                    log_start_offset=self._log_start_offset, records_count=0, size=0,
+                )
+            if not assign_offsets:
                 expected = next_offset
                 for batch in batches:
                     if batch.base_offset < expected:
@@ -311,7 +357,8 @@ class Log:
                 if batch.producer_id >= 0:
                     producer_batches.append(ProducerBatch(
                         batch.producer_id, batch.producer_epoch, batch.base_sequence, batch.last_offset_delta,
-                        batch.is_control, base, batch_max,
+                        batch.is_control, base, batch_max, batch.is_transactional,
+                        end_txn_marker(batch) if batch.is_control else None,
                     ))
                 records_count += batch.records_count
                 next_offset = last + 1
@@ -326,7 +373,11 @@ class Log:
                 raise
             self._next_offset = next_offset
             for producer_batch in producer_batches:
-                self.producer_state.update(producer_batch)
+                completed = self.producer_state.update(producer_batch)
+                if completed is not None:
+                    self._index_completed_txn(completed)
+                    if completed.last_offset >= self._high_watermark:
+                        self._unreplicated_txns.append((completed.first_offset, completed.last_offset))
             for epoch, start in epochs:
                 self.leader_epoch_cache.assign(epoch, start)
             if self._next_offset - self._recovery_point >= self.config.flush_messages:
@@ -341,6 +392,46 @@ class Log:
                 records_count=records_count,
                 size=total,
             )
+
+    def append_marker(self, producer_id: int, producer_epoch: int, coordinator_epoch: int, commit: bool, *,
+                      leader_epoch: int | None = None) -> AppendInfo:
+        """Write a commit or abort marker for the producer's transaction (Kafka's EndTransactionMarker).
+
+        Completes the producer's open transaction (an abort gets a
+        transaction index entry); without one the marker is still written,
+        as Kafka does. Raises InvalidProducerEpochError for an epoch older
+        than the partition knows for the producer and
+        TransactionCoordinatorFencedError for a coordinator epoch older than
+        its last marker's.
+        """
+        batch = build_control_batch(
+            commit, producer_id=producer_id, producer_epoch=producer_epoch, coordinator_epoch=coordinator_epoch,
+            timestamp=self._clock(),
+        )
+        return self.append(batch, leader_epoch=leader_epoch, origin=AppendOrigin.COORDINATOR)
+
+    def _index_completed_txn(self, txn: CompletedTxn) -> None:
+        """An abort goes in the transaction index of the marker's segment, unless it is there
+        already (a load rescans markers a clean shutdown had indexed)."""
+        if not txn.is_aborted:
+            return
+        segments = self._segments
+        index = segments[self._floor_segment_index(segments, txn.last_offset)].txn_index
+        last = index.last_offset
+        if last is None or txn.last_offset > last:
+            index.append(AbortedTxn(txn.producer_id, txn.first_offset, txn.last_offset, txn.last_stable_offset))
+
+    def aborted_transactions(self, start_offset: int, upper_offset: int) -> list[tuple[int, int]]:
+        """(producer id, first offset) of every aborted transaction with its marker at or after
+        `start_offset` and its first offset below `upper_offset` (Kafka's collectAbortedTransactions)."""
+        segments = self._segments
+        found: list[tuple[int, int]] = []
+        for segment in segments[self._floor_segment_index(segments, start_offset):]:
+            txns, complete = segment.txn_index.collect(start_offset, upper_offset)
+            found.extend((txn.producer_id, txn.first_offset) for txn in txns)
+            if complete:
+                break
+        return found
 
     def _maybe_roll(self, size: int, first_batch_timestamp: int, first_offset: int, last_offset: int,
                     batches: int, now: int) -> None:
@@ -497,7 +588,8 @@ class Log:
                 self.truncate_fully_and_start_at(self._log_start_offset)
                 return True
             self._set_end_offset(new_end)
-            self.producer_state.load(self._segments, new_end, self._clock())
+            self._unreplicated_txns = []
+            self.producer_state.load(self._segments, new_end, self._clock(), on_completed=self._index_completed_txn)
             return True
 
     def _set_end_offset(self, end: int) -> None:
@@ -528,6 +620,7 @@ class Log:
             self.leader_epoch_cache.clear()
             self.producer_state.delete_snapshots_after(-1)
             self.producer_state.clear(offset)
+            self._unreplicated_txns = []
 
     # -- log start offset and segment deletion ------------------------------------
 

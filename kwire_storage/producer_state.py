@@ -20,11 +20,31 @@ headers only (no record is decoded):
   since KIP-360 (Kafka 2.5) UNKNOWN_PRODUCER_ID is no longer answered for
   it, the state simply starts from that batch.
 
-Control batches (transaction markers) only move the epoch; replicated
-appends (the follower's) update the state without checks.
+Who appends decides what is checked (`AppendOrigin`, Kafka's): CLIENT
+(Produce) gets all of the above; COORDINATOR (the group and transaction
+coordinators writing their own transactional batches with no sequence, and
+transaction markers) only the epoch checks; REPLICATION (a follower
+copying its leader) none.
+
+Transactions (KIP-98). A transactional batch (attribute bit 0x10) opens a
+transaction for its producer unless one is open: the entry remembers its
+first offset (`current_txn_first_offset`) and `ongoing` maps producer id to
+it, so the partition's first unstable offset is the smallest of them. While
+a transaction is open the producer may only write transactional batches
+(INVALID_TXN_STATE). A control batch with an end-transaction marker
+(kwire_protocol.records.control) completes it: a marker with an older
+producer epoch is refused (INVALID_PRODUCER_EPOCH), one from an older
+coordinator epoch than the producer's last marker too
+(TRANSACTION_COORDINATOR_FENCED); otherwise the marker records the
+coordinator epoch and `update` returns the `CompletedTxn` (none when no
+transaction was open: such a marker is written and harmless) with the last
+stable offset as it stands once the transaction is done, for the log's
+transaction index. Producers with an open transaction never expire.
 
 State is rebuilt on load by scanning batch headers from the latest snapshot
-to the log end. A snapshot is written when a segment rolls and on clean
+to the log end (control batches are decoded: their one record says commit
+or abort); the scan reports the aborted transactions it completes, so the
+log can rebuild the transaction indexes of the scanned range. A snapshot is written when a segment rolls and on clean
 close, named by the offset up to which it holds the state
 (``<offset, 20 digits>.snapshot``, Kafka's naming), so a restart scans at
 most the active segment; at load only the latest snapshot and those at
@@ -50,7 +70,9 @@ Kafka writes one entry per producer (its last batch). kwire writes one entry
 per cached batch, oldest first, so the five batches survive a restart; a
 producer without cached batches has one entry with last_sequence -1 and
 last_offset -1. Kafka's reader keeps the last entry per producer id, which
-is the newest batch, so the files stay readable by Kafka's tools.
+is the newest batch, so the files stay readable by Kafka's tools. Every
+entry of a producer carries its coordinator_epoch and current_txn_first_offset
+(-1 when no transaction is open), so open transactions survive a restart.
 """
 
 from __future__ import annotations
@@ -60,15 +82,24 @@ import os
 import re
 import struct
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from enum import Enum
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from crc32c import crc32c
 
-from kwire_protocol.records.batch import CONTROL_MASK, HEADER_SIZE, HEADER_STRUCT, LOG_OVERHEAD
+from kwire_protocol.errors import CorruptRecordError
+from kwire_protocol.records.batch import CONTROL_MASK, HEADER_SIZE, HEADER_STRUCT, LOG_OVERHEAD, TRANSACTIONAL_MASK, RecordBatch
+from kwire_protocol.records.control import ABORT, COMMIT, EndTxnMarker, control_type, read_end_txn_marker
 
-from kwire_storage.errors import CorruptCheckpointError, InvalidProducerEpochError, OutOfOrderSequenceError
+from kwire_storage.errors import (
+    CorruptCheckpointError,
+    InvalidProducerEpochError,
+    InvalidTxnStateError,
+    OutOfOrderSequenceError,
+    TransactionCoordinatorFencedError,
+)
 
 logger = logging.getLogger("kwire_storage.producer_state")
 
@@ -84,6 +115,24 @@ _SNAPSHOT_NAME = re.compile(r"^(\d{20})\.snapshot$")
 _SNAPSHOT_HEADER = struct.Struct(">hIi")
 _SNAPSHOT_ENTRY = struct.Struct(">qhiqiqiq")
 _SCAN_CHUNK = 64 * 1024
+
+
+class AppendOrigin(Enum):
+    """Who appends (Kafka's AppendOrigin): decides which producer checks apply."""
+
+    CLIENT = "client"
+    COORDINATOR = "coordinator"
+    REPLICATION = "replication"
+
+
+class CompletedTxn(NamedTuple):
+    """A transaction a marker ended; `last_stable_offset` as Kafka's AbortedTxn records it."""
+
+    producer_id: int
+    first_offset: int
+    last_offset: int  # the marker's offset
+    is_aborted: bool
+    last_stable_offset: int
 
 
 def increment_sequence(sequence: int, increment: int) -> int:
@@ -160,10 +209,12 @@ class ProducerStateEntry:
         return isinstance(other, ProducerStateEntry) and self._key() == other._key()
 
     def _key(self) -> tuple[Any, ...]:
-        return (self.producer_id, self.epoch, tuple(self.batches), self.last_timestamp)
+        return (self.producer_id, self.epoch, tuple(self.batches), self.last_timestamp, self.coordinator_epoch,
+                self.current_txn_first_offset)
 
     def __repr__(self) -> str:
-        return f"ProducerStateEntry(id={self.producer_id}, epoch={self.epoch}, batches={list(self.batches)})"
+        return (f"ProducerStateEntry(id={self.producer_id}, epoch={self.epoch}, batches={list(self.batches)}, "
+                f"coordinator_epoch={self.coordinator_epoch}, current_txn_first_offset={self.current_txn_first_offset})")
 
 
 class ProducerBatch(NamedTuple):
@@ -176,9 +227,13 @@ class ProducerBatch(NamedTuple):
     is_control: bool
     first_offset: int
     timestamp: int
+    is_transactional: bool = False
+    marker: EndTxnMarker | None = None  # of a control batch that ends a transaction
 
     @property
     def last_sequence(self) -> int:
+        if self.base_sequence == NO_SEQUENCE:  # a coordinator's batch
+            return NO_SEQUENCE
         return increment_sequence(self.base_sequence, self.last_offset_delta)
 
     def metadata(self) -> BatchMetadata:
@@ -193,20 +248,32 @@ class ProducerStateManager:
         self.dir = Path(directory)
         self.expiration_ms = expiration_ms
         self.producers: dict[int, ProducerStateEntry] = {}
+        # Open transactions: producer id -> first offset.
+        self.ongoing: dict[int, int] = {}
         # Every batch below this offset is reflected in `producers`.
         self.map_end_offset = 0
 
+    @property
+    def first_unstable_offset(self) -> int | None:
+        """The first offset of the oldest open transaction, None if none is open."""
+        return min(self.ongoing.values(), default=None)
+
     # -- checks and updates on append ---------------------------------------------------
 
-    def check(self, batches: Iterable[Any]) -> BatchMetadata | None:
-        """Check a client's batches (RecordBatch headers) before they are written.
+    def check(self, batches: Iterable[RecordBatch], origin: AppendOrigin = AppendOrigin.CLIENT) -> BatchMetadata | None:
+        """Check batches (RecordBatch headers) before they are written, as `origin` requires.
 
-        Returns the cached batch if one is a duplicate (nothing must then be
-        written); raises InvalidProducerEpochError or OutOfOrderSequenceError;
-        None when all may be appended. Batches of one append are chained:
-        the second continues the first.
+        Returns the cached batch if a client's batch is a duplicate (nothing
+        must then be written); raises InvalidProducerEpochError,
+        OutOfOrderSequenceError, InvalidTxnStateError,
+        TransactionCoordinatorFencedError or (an undecodable marker)
+        CorruptRecordError; None when all may be appended. Batches of one
+        append are chained: the second continues the first.
         """
-        pending: dict[int, tuple[int, int]] = {}  # producer id -> (epoch, last sequence) after earlier batches here
+        if origin is AppendOrigin.REPLICATION:
+            return None
+        # producer id -> (epoch, last sequence, transaction open) after earlier batches of this append
+        pending: dict[int, tuple[int, int, bool]] = {}
         for batch in batches:
             producer_id = batch.producer_id
             if producer_id < 0:
@@ -214,13 +281,25 @@ class ProducerStateManager:
             epoch = batch.producer_epoch
             entry = self.producers.get(producer_id)
             if batch.attributes & CONTROL_MASK:
-                if entry is not None and epoch < entry.epoch:
-                    raise InvalidProducerEpochError(f"producer {producer_id}: marker epoch {epoch} is older than {entry.epoch}")
-                pending[producer_id] = (epoch, NO_SEQUENCE)
+                self._check_marker(batch, entry, pending.get(producer_id))
+                pending[producer_id] = (epoch, NO_SEQUENCE, False)
+                continue
+            transactional = bool(batch.attributes & TRANSACTIONAL_MASK)
+            if producer_id in pending:
+                in_txn = pending[producer_id][2]
+            else:
+                in_txn = entry is not None and entry.current_txn_first_offset >= 0
+            if origin is AppendOrigin.COORDINATOR:
+                known_epoch = pending[producer_id][0] if producer_id in pending else (entry.epoch if entry else NO_EPOCH)
+                if epoch < known_epoch:
+                    raise InvalidProducerEpochError(
+                        f"producer {producer_id}: epoch {epoch} is older than the current epoch {known_epoch}")
+                _check_txn_state(producer_id, in_txn, transactional)
+                pending[producer_id] = (epoch, NO_SEQUENCE, in_txn or transactional)
                 continue
             first_sequence = batch.base_sequence
             if producer_id in pending:
-                current_epoch, last_sequence = pending[producer_id]
+                current_epoch, last_sequence, _ = pending[producer_id]
                 known = True
             elif entry is not None:
                 duplicate = entry.find_duplicate(epoch, first_sequence, increment_sequence(first_sequence, batch.last_offset_delta))
@@ -239,26 +318,61 @@ class ProducerStateManager:
             elif known and not in_sequence(last_sequence, first_sequence):
                 raise OutOfOrderSequenceError(
                     f"producer {producer_id} epoch {epoch}: sequence {first_sequence} does not follow {last_sequence}")
-            pending[producer_id] = (epoch, increment_sequence(first_sequence, batch.last_offset_delta))
+            _check_txn_state(producer_id, in_txn, transactional)
+            pending[producer_id] = (epoch, increment_sequence(first_sequence, batch.last_offset_delta), in_txn or transactional)
         return None
 
-    def update(self, batch: ProducerBatch) -> None:
-        """Record a written batch (client or replica); no checks."""
-        entry = self.producers.get(batch.producer_id)
+    def _check_marker(self, batch: RecordBatch, entry: ProducerStateEntry | None,
+                      pending: tuple[int, int, bool] | None) -> None:
+        """Kafka's checkProducerEpoch and checkCoordinatorEpoch for an end-transaction marker."""
+        producer_id, epoch = batch.producer_id, batch.producer_epoch
+        known_epoch = pending[0] if pending is not None else (entry.epoch if entry is not None else NO_EPOCH)
+        if epoch < known_epoch:
+            raise InvalidProducerEpochError(f"producer {producer_id}: marker epoch {epoch} is older than {known_epoch}")
+        marker = end_txn_marker(batch)
+        if marker is not None and entry is not None and marker.coordinator_epoch < entry.coordinator_epoch:
+            raise TransactionCoordinatorFencedError(
+                f"producer {producer_id}: marker from coordinator epoch {marker.coordinator_epoch} is older than "
+                f"{entry.coordinator_epoch}")
+
+    def update(self, batch: ProducerBatch) -> CompletedTxn | None:
+        """Record a written batch (any origin); no checks. Returns the transaction a marker completed."""
+        producer_id = batch.producer_id
+        entry = self.producers.get(producer_id)
         if entry is None:
-            entry = self.producers[batch.producer_id] = ProducerStateEntry(batch.producer_id)
-        entry.add(batch.epoch, None if batch.is_control else batch.metadata(), batch.timestamp)
-        self.map_end_offset = max(self.map_end_offset, batch.first_offset + batch.last_offset_delta + 1)
+            entry = self.producers[producer_id] = ProducerStateEntry(producer_id)
+        last_offset = batch.first_offset + batch.last_offset_delta
+        self.map_end_offset = max(self.map_end_offset, last_offset + 1)
+        if not batch.is_control:
+            entry.add(batch.epoch, batch.metadata(), batch.timestamp)
+            if batch.is_transactional and entry.current_txn_first_offset < 0:
+                entry.current_txn_first_offset = batch.first_offset
+                self.ongoing[producer_id] = batch.first_offset
+            return None
+        entry.add(batch.epoch, None, batch.timestamp)
+        if batch.marker is None:
+            return None
+        entry.coordinator_epoch = batch.marker.coordinator_epoch
+        first_offset = entry.current_txn_first_offset
+        if first_offset < 0:
+            return None
+        entry.current_txn_first_offset = -1
+        del self.ongoing[producer_id]
+        last_stable_offset = min(self.ongoing.values(), default=last_offset + 1)
+        return CompletedTxn(producer_id, first_offset, last_offset, batch.marker.control_type == ABORT, last_stable_offset)
 
     def remove_expired_producers(self, now: int) -> int:
-        """Drop producers whose last batch is producer.id.expiration.ms old; returns how many."""
-        expired = [pid for pid, entry in self.producers.items() if now - entry.last_timestamp >= self.expiration_ms]
+        """Drop producers whose last batch is producer.id.expiration.ms old and that have
+        no open transaction (Kafka's isProducerExpired); returns how many."""
+        expired = [pid for pid, entry in self.producers.items()
+                   if entry.current_txn_first_offset < 0 and now - entry.last_timestamp >= self.expiration_ms]
         for producer_id in expired:
             del self.producers[producer_id]
         return len(expired)
 
     def clear(self, offset: int) -> None:
         self.producers.clear()
+        self.ongoing.clear()
         self.map_end_offset = offset
 
     # -- snapshots ------------------------------------------------------------------------------
@@ -301,15 +415,22 @@ class ProducerStateManager:
             if snapshot < offset:
                 self.snapshot_path(snapshot).unlink(missing_ok=True)
 
-    def load(self, segments: Sequence[Any], log_end_offset: int, now: int) -> int:
-        """Rebuild the state: latest readable snapshot <= log end, then a header scan up to the log end.
+    def load(self, segments: Sequence[Any], log_end_offset: int, now: int, *, scan_from: int | None = None,
+             on_completed: Callable[[CompletedTxn], None] | None = None) -> int:
+        """Rebuild the state: latest readable snapshot <= log end (and <= `scan_from`, when
+        the scan must cover that offset), then a header scan up to the log end.
 
-        Returns the offset the scan started at (the log end when nothing was scanned).
+        `on_completed` gets every transaction a marker in the scanned range
+        completed. Returns the offset the scan started at (the log end when
+        nothing was scanned).
         """
         self.delete_snapshots_after(log_end_offset)
         start = segments[0].base_offset if segments else log_end_offset
         self.producers = {}
+        limit = log_end_offset if scan_from is None else min(scan_from, log_end_offset)
         for offset in reversed(self.snapshot_offsets()):
+            if offset > limit:
+                continue
             try:
                 entries = decode_snapshot(self.snapshot_path(offset).read_bytes())
             except (OSError, CorruptCheckpointError) as exc:
@@ -319,9 +440,12 @@ class ProducerStateManager:
             self.producers = {entry.producer_id: entry for entry in entries}
             start = max(offset, start)
             break
+        self.ongoing = {pid: e.current_txn_first_offset for pid, e in self.producers.items() if e.current_txn_first_offset >= 0}
         self.map_end_offset = start
         for batch in scan_producer_batches(segments, start, log_end_offset):
-            self.update(batch)
+            completed = self.update(batch)
+            if completed is not None and on_completed is not None:
+                on_completed(completed)
         self.map_end_offset = log_end_offset
         self.remove_expired_producers(now)
         self._remove_stray_snapshots({segment.base_offset for segment in segments})
@@ -372,7 +496,8 @@ def decode_snapshot(data: bytes) -> list[ProducerStateEntry]:
             entry = entries[producer_id] = ProducerStateEntry(producer_id, epoch)
         batch = None
         if last_offset >= 0:
-            batch = BatchMetadata(decrement_sequence(last_sequence, delta), last_sequence, last_offset - delta, last_offset, timestamp)
+            first_sequence = NO_SEQUENCE if last_sequence == NO_SEQUENCE else decrement_sequence(last_sequence, delta)
+            batch = BatchMetadata(first_sequence, last_sequence, last_offset - delta, last_offset, timestamp)
         entry.add(epoch, batch, timestamp)
         entry.coordinator_epoch = coordinator_epoch
         entry.current_txn_first_offset = txn_first_offset
@@ -408,9 +533,32 @@ def _scan_file(file: Any, position: int, start_offset: int, end_offset: int) -> 
             if base_offset >= end_offset or batch_length < HEADER_SIZE - LOG_OVERHEAD:
                 return
             if producer_id >= 0 and base_offset + last_offset_delta >= start_offset:
-                yield ProducerBatch(producer_id, epoch, base_sequence, last_offset_delta, bool(attributes & CONTROL_MASK),
-                                    base_offset, max_timestamp)
+                is_control = bool(attributes & CONTROL_MASK)
+                marker = _read_marker(file, position + at, batch_length + LOG_OVERHEAD) if is_control else None
+                yield ProducerBatch(producer_id, epoch, base_sequence, last_offset_delta, is_control,
+                                    base_offset, max_timestamp, bool(attributes & TRANSACTIONAL_MASK), marker)
             at += batch_length + LOG_OVERHEAD
         if at == 0:
             return
         position += at
+
+
+def _check_txn_state(producer_id: int, in_txn: bool, transactional: bool) -> None:
+    if in_txn and not transactional:
+        raise InvalidTxnStateError(f"producer {producer_id}: non-transactional batch while its transaction is open")
+
+
+def end_txn_marker(batch: RecordBatch) -> EndTxnMarker | None:
+    """The marker of a control batch if it ends a transaction (other control types exist in KRaft logs)."""
+    if control_type(batch) not in (ABORT, COMMIT):
+        return None
+    return read_end_txn_marker(batch)
+
+
+def _read_marker(file: Any, position: int, size: int) -> EndTxnMarker | None:
+    try:
+        return end_txn_marker(RecordBatch(memoryview(file.pread(size, position))))
+    except CorruptRecordError as exc:
+        # Recovery CRC-checked the batch, so this is a control record we do not understand.
+        logger.warning("ignoring control batch at position %d of %s: %s", position, file.path.name, exc)
+        return None

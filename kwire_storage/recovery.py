@@ -2,8 +2,10 @@
 
 What a partition directory may hold when it is opened, and what happens:
 
-* ``<base>.log`` with ``.index`` / ``.timeindex``: a segment. A missing or
-  implausible index (sanity check) is rebuilt from the log.
+* ``<base>.log`` with ``.index`` / ``.timeindex`` (and ``.txnindex`` once
+  it has an aborted transaction): a segment. A missing or implausible index
+  (sanity check) gets the segment recovered: its indexes rebuilt from the
+  log, its transaction index by the producer state scan (log.py).
 * ``*.deleted``: segments retention or the cleaner removed, waiting for
   ``file.delete.delay.ms``; unlinked now.
 * ``*.cleaned``: output of a cleaning that had not committed; unlinked (the
@@ -34,6 +36,7 @@ from pathlib import Path
 from kwire_storage.config import LogConfig
 from kwire_storage.errors import CorruptIndexError
 from kwire_storage.segment import INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, LogSegment, Truncation, filename_prefix
+from kwire_storage.transaction_index import TXN_INDEX_SUFFIX
 
 logger = logging.getLogger("kwire_storage.recovery")
 
@@ -59,6 +62,8 @@ class LoadedLog:
     truncations: list[Truncation] = field(default_factory=list)
     removed_segments: list[RemovedSegment] = field(default_factory=list)
     rebuilt_indexes: list[int] = field(default_factory=list)
+    # Base offsets of the segments re-read by recovery (their transaction indexes are empty until rebuilt).
+    recovered: list[int] = field(default_factory=list)
 
 
 def _open_segment(directory: Path, base: int, config: LogConfig, now: int, suffix: str = "") -> tuple[LogSegment, bool]:
@@ -103,7 +108,7 @@ def _complete_swaps(directory: Path, config: LogConfig, now: int) -> None:
             match = re.match(r"^(\d{20})\.log$", path.name)
             if match and base <= int(match.group(1)) < max(end, base + 1):
                 logger.info("%s: completing swap of %s, removing replaced segment %s", directory.name, swap_log.name, path.name)
-                for suffix in (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX):
+                for suffix in (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX):
                     try:
                         (directory / (match.group(1) + suffix)).unlink()
                     except FileNotFoundError:
@@ -125,7 +130,7 @@ def load_log(directory: Path, config: LogConfig, *, recovery_point: int, log_sta
             continue
         if match.group(2) == LOG_SUFFIX:
             bases.append(int(match.group(1)))
-        elif match.group(2) in (INDEX_SUFFIX, TIME_INDEX_SUFFIX):
+        elif match.group(2) in (INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX):
             if not (directory / (match.group(1) + LOG_SUFFIX)).exists():
                 logger.info("%s: removing index %s that has no log file", directory.name, path.name)
                 path.unlink()
@@ -143,6 +148,7 @@ def load_log(directory: Path, config: LogConfig, *, recovery_point: int, log_sta
             try:
                 segment.offset_index.sanity_check(segment.size)
                 segment.time_index.sanity_check(segment.size)
+                segment.txn_index.sanity_check()
             except CorruptIndexError as exc:
                 logger.warning("%s: %s; rebuilding the indexes of segment %d", directory.name, exc, base)
                 missing = True
@@ -158,6 +164,9 @@ def load_log(directory: Path, config: LogConfig, *, recovery_point: int, log_sta
     while i < len(loaded.segments):
         segment = loaded.segments[i]
         if segment.base_offset in needs_recovery:
+            loaded.recovered.append(segment.base_offset)
+            # Rebuilt by the producer state scan from a snapshot at or below this segment (log.py).
+            segment.txn_index.reset()
             truncation = segment.recover()
             if truncation is not None:
                 logger.error(

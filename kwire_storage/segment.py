@@ -1,10 +1,11 @@
-"""LogSegment: one ``.log`` file with its ``.index`` and ``.timeindex``.
+"""LogSegment: one ``.log`` file with its ``.index``, ``.timeindex`` and ``.txnindex``.
 
 Files of a segment whose first offset is 1234, in its partition directory::
 
     00000000000000001234.log        v2 record batches, back to back
     00000000000000001234.index      offset index (offset_index.py)
     00000000000000001234.timeindex  time index (time_index.py)
+    00000000000000001234.txnindex   aborted transactions (transaction_index.py), once there is one
 
 The name is the base offset in 20 zero-padded digits; every offset in the
 segment is >= it and < base + 2^31 (index entries store 32-bit relative
@@ -17,7 +18,9 @@ where it appeared, for time-based retention, rolling and ListOffsets.
 
 Recovery (`recover`) re-reads the whole file, checks every batch's length,
 magic, CRC and offset order, rebuilds both indexes from scratch and cuts
-the file at the first batch that fails, reporting what was cut.
+the file at the first batch that fails, reporting what was cut. The
+transaction index is not derived from this segment alone (an entry needs
+the transaction's first offset); the loader rebuilds it (recovery.py).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from kwire_protocol.records.batch import HEADER_SIZE, LOG_OVERHEAD, RecordBatch
 from kwire_storage.file_records import BatchHeader, FileRecords, FileSlice
 from kwire_storage.offset_index import OffsetIndex
 from kwire_storage.time_index import NO_TIMESTAMP, TimeIndex
+from kwire_storage.transaction_index import TXN_INDEX_SUFFIX, TransactionIndex
 
 logger = logging.getLogger("kwire_storage.segment")
 
@@ -81,6 +85,7 @@ class LogSegment:
         self.log = FileRecords(Path(f"{prefix}{LOG_SUFFIX}{suffix}"), create=create)
         self.offset_index = OffsetIndex(Path(f"{prefix}{INDEX_SUFFIX}{suffix}"), base_offset, max_index_size, writable=active)
         self.time_index = TimeIndex(Path(f"{prefix}{TIME_INDEX_SUFFIX}{suffix}"), base_offset, max_index_size, writable=active)
+        self.txn_index = TransactionIndex(Path(f"{prefix}{TXN_INDEX_SUFFIX}{suffix}"), base_offset)
         self.bytes_since_last_index_entry = 0
         # Loaded lazily for existing segments (see max_timestamp); a new one has none.
         self._max_timestamp: int | None = NO_TIMESTAMP if create else None
@@ -190,6 +195,7 @@ class LogSegment:
         self.log.flush()
         self.offset_index.flush()
         self.time_index.flush()
+        self.txn_index.flush()
 
     def on_become_inactive(self) -> None:
         """Record the final max timestamp, trim the indexes to size, fsync everything."""
@@ -197,6 +203,7 @@ class LogSegment:
             self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp, skip_full_check=True)
         self.offset_index.trim_to_valid_size()
         self.time_index.trim_to_valid_size()
+        self.txn_index.close()
         self.log.flush()
 
     def make_active(self) -> None:
@@ -318,6 +325,7 @@ class LogSegment:
             return 0
         self.offset_index.truncate_to_position(header.position)
         self.time_index.truncate_to(header.base_offset)
+        self.txn_index.truncate_to(header.base_offset)
         removed = self.log.truncate_to(header.position)
         self.bytes_since_last_index_entry = 0
         self._max_timestamp = None
@@ -330,11 +338,11 @@ class LogSegment:
     # -- files -------------------------------------------------------------------
 
     def paths(self) -> list[Path]:
-        return [self.log.path, self.offset_index.path, self.time_index.path]
+        return [self.log.path, self.offset_index.path, self.time_index.path, self.txn_index.path]
 
     def change_suffix(self, old: str, new: str) -> None:
-        """Rename all three files from `<name><old>` to `<name><new>`."""
-        for f in (self.offset_index, self.time_index, self.log):
+        """Rename all four files from `<name><old>` to `<name><new>` (the txnindex if it exists)."""
+        for f in (self.offset_index, self.time_index, self.txn_index, self.log):
             name = str(f.path)
             stem = name[: len(name) - len(old)] if old and name.endswith(old) else name
             f.rename(Path(stem + new))
@@ -345,12 +353,14 @@ class LogSegment:
             self.on_become_inactive()  # inactive segments were fsynced when they rolled
         self.offset_index.close()
         self.time_index.close()
+        self.txn_index.close()
         self.log.close()
 
     def close_handles(self) -> None:
         """Release mappings and the descriptor without touching the files."""
         self.offset_index.close(trim=False)
         self.time_index.close(trim=False)
+        self.txn_index.close_handle()
         self.log.close()
 
     def delete_files(self) -> None:
