@@ -520,6 +520,16 @@ class ConsumerGroupCoordinator:
             errors.append(NONE if assigned_at is not None and assigned_at <= member_epoch else ErrorCode.STALE_MEMBER_EPOCH)
         return NONE, errors
 
+    def validate_transactional_commit(self, group: ConsumerGroup, member_id: str, member_epoch: int,
+                                      partitions: list[tuple[uuid.UUID, int]]) -> tuple[int, list[int]]:
+        """TxnOffsetCommit on a consumer group: OffsetCommit's checks, without the
+        version check; a stale epoch fails the whole request with ILLEGAL_GENERATION
+        (Kafka's OffsetMetadataManager.validateTransactionalOffsetCommit)."""
+        error, errors = self.validate_commit(group, member_id, member_epoch, 9, partitions)
+        if error == ErrorCode.STALE_MEMBER_EPOCH or ErrorCode.STALE_MEMBER_EPOCH in errors:
+            return ErrorCode.ILLEGAL_GENERATION, []
+        return error, errors
+
     async def commit_offsets(self, group: ConsumerGroup, member_id: str, member_epoch: int, version: int, commits: list[Any]) -> tuple[int, list[int]]:
         """OffsetCommit on a consumer group: (error for every partition, or NONE; per-commit errors)."""
         error, errors = self.validate_commit(group, member_id, member_epoch, version, [(c.topic_id, c.partition) for c in commits])
@@ -527,7 +537,7 @@ class ConsumerGroupCoordinator:
             return error, []
         values = self.parent.offset_values(commits, errors)
         if values:
-            append_error = await self.parent.append_offsets(group.group_id, values)
+            append_error, values = await self.parent.append_offsets(group.group_id, values)
             if append_error != NONE:
                 return NONE, [append_error if e == NONE else e for e in errors]
             for key, value in values:
@@ -545,7 +555,8 @@ class ConsumerGroupCoordinator:
             subscribed = self.subscribed_topic_names(group) if not group.is_empty else set()
             expired = [
                 (t, p) for (t, p), v in group.offsets.items()
-                if (0 <= v.expire_timestamp <= now) or (v.expire_timestamp < 0 and t not in subscribed and now - v.commit_timestamp >= retention_ms)
+                if ((0 <= v.expire_timestamp <= now) or (v.expire_timestamp < 0 and t not in subscribed and now - v.commit_timestamp >= retention_ms))
+                and not self.parent.transactional.is_pending(group.group_id, (t, p))
             ]
             if expired:
                 error = await self._append(group.group_id, [(rec.offset_commit_key(group.group_id, t, p), None) for t, p in expired])
@@ -554,7 +565,7 @@ class ConsumerGroupCoordinator:
                 for key in expired:
                     group.offsets.pop(key, None)
                 removed += len(expired)
-            if group.is_empty and not group.offsets and self.groups.get(group.group_id) is group:
+            if group.is_empty and not group.offsets and not self.parent.transactional.has_group(group.group_id) and self.groups.get(group.group_id) is group:
                 await self.delete_group(group)
         return removed
 
@@ -589,11 +600,13 @@ class ConsumerGroupCoordinator:
     async def delete_group(self, group: ConsumerGroup) -> int:
         if not group.is_empty:
             return ErrorCode.NON_EMPTY_GROUP
-        records: list[crec.Record] = [(rec.offset_commit_key(group.group_id, t, p), None) for t, p in sorted(group.offsets)]
+        partitions = self.parent.offset_tombstones(group.group_id, group.offsets)
+        records: list[crec.Record] = [(rec.offset_commit_key(group.group_id, t, p), None) for t, p in partitions]
         records += crec.group_tombstones(group.group_id)
         error = await self._append(group.group_id, records)
         if error != NONE:
             return error
+        self.parent.offsets_deleted(group, partitions)
         if self.groups.get(group.group_id) is group:
             del self.groups[group.group_id]
         group.deleted = True

@@ -37,6 +37,7 @@ answer: until then COORDINATOR_LOAD_IN_PROGRESS.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Iterable
@@ -50,6 +51,7 @@ from kwire.groups.consumer_group import ConsumerGroup
 from kwire.groups.group import ClassicGroup, Member
 from kwire.groups.records import OffsetAndMetadata
 from kwire.groups.state import COMPLETING_REBALANCE, DEAD, EMPTY, PREPARING_REBALANCE, STABLE
+from kwire.groups.transactional_offsets import TransactionalOffsets
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +61,11 @@ NONE = ErrorCode.NONE
 class OffsetsLog(Protocol):
     """Where the coordinator's records go: the partitions of __consumer_offsets."""
 
-    async def append(self, partition: int, records: list[tuple[bytes, bytes | None]]) -> int:
-        """Append and return an error code (NONE once the records are durable as acks=-1 requires)."""
+    async def append(self, partition: int, records: list[tuple[bytes, bytes | None]],
+                     producer: tuple[int, int] | None = None) -> tuple[int, int]:
+        """Append as one batch (transactional for `producer`: its id and epoch);
+        returns (error code, offset of the first record). NONE once the records
+        are durable as acks=-1 requires."""
         ...
 
 
@@ -155,6 +160,8 @@ class GroupCoordinator:
         # The KIP-848 ConsumerGroupCoordinator, once attached (consumer_coordinator.py):
         # group ids are one namespace, so classic APIs naming its groups go to it.
         self.consumer: Any = None
+        # TxnOffsetCommit offsets awaiting their transaction's marker (transactional_offsets.py).
+        self.transactional = TransactionalOffsets()
 
     # -- ownership and loading --------------------------------------------------
 
@@ -165,7 +172,13 @@ class GroupCoordinator:
         return self.consumer.groups.get(group_id) if self.consumer is not None else None
 
     async def append_records(self, group_id: str, records: list[tuple[bytes, bytes | None]]) -> int:
-        return _append_error(await self.log.append(self.partition_for(group_id), records))
+        return (await self._append(group_id, records))[0]
+
+    async def _append(self, group_id: str, records: list[tuple[bytes, bytes | None]],
+                      producer: tuple[int, int] | None = None) -> tuple[int, int]:
+        """(error, offset of the first record)."""
+        error, base_offset = await self.log.append(self.partition_for(group_id), records, producer)
+        return _append_error(error), base_offset
 
     def drop_classic_group(self, group_id: str) -> ClassicGroup | None:
         """Forget a classic group (it becomes a consumer group); returns it."""
@@ -197,23 +210,19 @@ class GroupCoordinator:
     def begin_loading(self, partition: int) -> None:
         self.partitions[partition] = False
 
-    def load_partition(self, partition: int, records: Iterable[tuple[bytes | None, bytes | None]]) -> None:
-        """Replay a partition's records (in log order) and start answering for its groups."""
-        for key, value in records:
+    def load_partition(self, partition: int, entries: Iterable[rec.LogRecord | rec.TransactionMarker]) -> None:
+        """Replay a partition's records and transaction markers (in log order) and start answering for its groups."""
+        for entry in entries:
+            if isinstance(entry, rec.TransactionMarker):
+                self.complete_transaction(partition, entry.producer_id, entry.commit)
+                continue
             try:
-                record = rec.decode(key, value)
+                record = rec.decode(entry.key, entry.value)
             except Exception as e:  # a record we cannot read must not stop the others
                 log.error("__consumer_offsets-%d: skipping a record that does not decode: %s", partition, e)
                 continue
             if isinstance(record, rec.OffsetRecord):
-                group = self.groups.get(record.group_id) or self.consumer_group(record.group_id)
-                if record.value is None:
-                    if group is not None:
-                        group.offsets.pop((record.topic, record.partition), None)
-                else:
-                    if group is None:
-                        group = self.groups[record.group_id] = ClassicGroup(record.group_id)
-                    group.offsets[(record.topic, record.partition)] = record.value
+                self._replay_offset(record, entry.offset, entry.producer_id)
             elif isinstance(record, rec.GroupRecord):
                 consumer_group = self.consumer.groups.pop(record.group_id, None) if self.consumer is not None else None
                 if consumer_group is not None and consumer_group.offsets:
@@ -235,6 +244,40 @@ class GroupCoordinator:
         if self.consumer is not None:
             self.consumer.loaded(partition)
         self.partitions[partition] = True
+
+    def _replay_offset(self, record: rec.OffsetRecord, record_offset: int, producer_id: int) -> None:
+        """Kafka's OffsetMetadataManager.replay: a transactional offset waits for its marker."""
+        key = (record.topic, record.partition)
+        group = self.groups.get(record.group_id) or self.consumer_group(record.group_id)
+        if record.value is None:
+            if group is not None:
+                group.offsets.pop(key, None)
+            self.transactional.discard(record.group_id, key)
+            return
+        if group is None:
+            group = self.groups[record.group_id] = ClassicGroup(record.group_id)
+        value = dataclasses.replace(record.value, record_offset=record_offset)
+        if producer_id >= 0:
+            self.transactional.add(producer_id, record.group_id, key, value)
+        else:
+            group.offsets[key] = value
+
+    def complete_transaction(self, partition: int, producer_id: int, commit: bool) -> None:
+        """The transaction marker of `producer_id` is in __consumer_offsets-`partition`:
+        its pending offsets there become the committed ones (COMMIT) or go (ABORT).
+        A committed offset written after the transactional one wins, as in Kafka
+        (compaction must not be able to change which one counts)."""
+        ended = self.transactional.end(producer_id, lambda group_id: self.partition_for(group_id) == partition)
+        if not commit:
+            return
+        for group_id, offsets in ended.items():
+            group = self.groups.get(group_id) or self.consumer_group(group_id)
+            if group is None:
+                group = self.groups[group_id] = ClassicGroup(group_id, state_timestamp=self.clock())
+            for key, value in offsets.items():
+                existing = group.offsets.get(key)
+                if existing is None or value.record_offset > existing.record_offset:
+                    group.offsets[key] = value
 
     def _restore_group(self, group_id: str, value: Any) -> None:
         previous = self.groups.get(group_id)
@@ -771,8 +814,11 @@ class GroupCoordinator:
 
     # -- offsets --------------------------------------------------------------------
 
-    def _validate_commit(self, group: ClassicGroup, generation_id: int, member_id: str, instance_id: str | None) -> int:
-        """Kafka's ClassicGroup.validateOffsetCommit."""
+    def _validate_commit(self, group: ClassicGroup, generation_id: int, member_id: str, instance_id: str | None,
+                         transactional: bool = False) -> int:
+        """Kafka's ClassicGroup.validateOffsetCommit. A transactional commit may come
+        without member id and generation (TxnOffsetCommit v0-2) and is not held back
+        by a rebalance."""
         if group.state == DEAD:
             return ErrorCode.COORDINATOR_NOT_AVAILABLE
         if generation_id < 0 and group.state == EMPTY:
@@ -783,9 +829,9 @@ class GroupCoordinator:
                 return error
             if generation_id != group.generation_id:
                 return ErrorCode.ILLEGAL_GENERATION
-        elif group.state != EMPTY:
+        elif group.state != EMPTY and not transactional:
             return ErrorCode.UNKNOWN_MEMBER_ID
-        if group.state == COMPLETING_REBALANCE:
+        if group.state == COMPLETING_REBALANCE and not transactional:
             return ErrorCode.REBALANCE_IN_PROGRESS
         return NONE
 
@@ -823,7 +869,7 @@ class GroupCoordinator:
         errors = [NONE] * len(commits)
         values = self.offset_values(commits, errors, retention_ms)
         if values:
-            append_error = await self.append_offsets(group_id, values)
+            append_error, values = await self.append_offsets(group_id, values)
             if append_error != NONE:
                 if created and not group.offsets and group.is_empty:
                     self.groups.pop(group_id, None)
@@ -850,8 +896,75 @@ class GroupCoordinator:
                 values.append(((commit.topic, commit.partition), OffsetAndMetadata(commit.offset, commit.leader_epoch, metadata, now, expire, commit.topic_id)))
         return values
 
-    async def append_offsets(self, group_id: str, values: list[tuple[tuple[str, int], OffsetAndMetadata]]) -> int:
-        return await self.append_records(group_id, [(rec.offset_commit_key(group_id, t, p), rec.offset_commit_value(v)) for (t, p), v in values])
+    async def append_offsets(self, group_id: str, values: list[tuple[tuple[str, int], OffsetAndMetadata]],
+                             producer: tuple[int, int] | None = None) -> tuple[int, list[tuple[tuple[str, int], OffsetAndMetadata]]]:
+        """Append offset records (a transactional batch for `producer`: id, epoch);
+        returns the error and the values with their record offsets."""
+        records = [(rec.offset_commit_key(group_id, t, p), rec.offset_commit_value(v)) for (t, p), v in values]
+        error, base_offset = await self._append(group_id, records, producer)
+        return error, [(key, dataclasses.replace(value, record_offset=base_offset + i)) for i, (key, value) in enumerate(values)]
+
+    async def commit_transactional_offsets(
+        self,
+        group_id: str,
+        producer_id: int,
+        producer_epoch: int,
+        generation_id: int,
+        member_id: str,
+        instance_id: str | None,
+        commits: list[OffsetCommit],
+    ) -> tuple[int, list[int]]:
+        """TxnOffsetCommit (Kafka's OffsetMetadataManager.commitTransactionalOffset):
+        the offsets are written as one transactional batch of the producer and
+        stay pending until the transaction's marker (`complete_transaction`).
+        Returns (error for every partition, or NONE; per-commit errors)."""
+        error = self.group_error(group_id)
+        if error != NONE:
+            return error, []
+        created = False
+        consumer_group = self.consumer_group(group_id)
+        if consumer_group is not None:
+            error, errors = self.consumer.validate_transactional_commit(consumer_group, member_id, generation_id, [(c.topic_id, c.partition) for c in commits])
+            if error != NONE:
+                return error, []
+        else:
+            group = self.groups.get(group_id)
+            if group is None:
+                if generation_id >= 0:
+                    return ErrorCode.ILLEGAL_GENERATION, []
+                # Kafka creates the (simple, empty) group at once, before the transaction ends.
+                group = self.groups[group_id] = ClassicGroup(group_id, state_timestamp=self.clock())
+                created = True
+            else:
+                error = self._validate_commit(group, generation_id, member_id, instance_id, transactional=True)
+                if error != NONE:
+                    return error, []
+            errors = [NONE] * len(commits)
+        values = self.offset_values(commits, errors)
+        if values:
+            append_error, values = await self.append_offsets(group_id, values, (producer_id, producer_epoch))
+            if append_error != NONE:
+                if created and self.groups.get(group_id) is group and group.is_empty and not group.offsets and not self.transactional.has_group(group_id):
+                    del self.groups[group_id]
+                return NONE, [append_error if e == NONE else e for e in errors]
+            for key, value in values:
+                self.transactional.add(producer_id, group_id, key, value)
+        return NONE, errors
+
+    def unstable_partitions(self, group_id: str) -> set[tuple[str, int]]:
+        """The group's partitions with offsets of a transaction that has not ended."""
+        return self.transactional.partitions(group_id)
+
+    def offset_tombstones(self, group_id: str, committed: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+        """Every partition a group deletion must write a tombstone for: the committed
+        ones and those with pending transactional offsets (Kafka's deleteAllOffsets)."""
+        return sorted(set(committed) | self.transactional.partitions(group_id))
+
+    def offsets_deleted(self, group: ClassicGroup | ConsumerGroup, partitions: Iterable[tuple[str, int]]) -> None:
+        """Tombstones of `partitions` are written: their committed and pending offsets go."""
+        for key in partitions:
+            group.offsets.pop(key, None)
+            self.transactional.discard(group.group_id, key)
 
     def fetch_offsets(self, group_id: str, partitions: list[tuple[str, int]] | None, member_id: str | None = None,
                       member_epoch: int = -1) -> tuple[int, list[tuple[str, int, OffsetAndMetadata | None]]]:
@@ -895,14 +1008,13 @@ class GroupCoordinator:
                 errors.append(ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC)
                 continue
             errors.append(NONE)
-            if (topic, partition) in group.offsets:
+            if (topic, partition) in group.offsets or self.transactional.is_pending(group_id, (topic, partition)):
                 tombstones.append((topic, partition))
         if tombstones:
             append_error = await self.append_records(group_id, [(rec.offset_commit_key(group_id, t, p), None) for t, p in tombstones])
             if append_error != NONE:
                 return append_error, []
-            for key in tombstones:
-                group.offsets.pop(key, None)
+            self.offsets_deleted(group, tombstones)
         return NONE, errors
 
     # -- describe, list, delete -----------------------------------------------------------
@@ -946,12 +1058,14 @@ class GroupCoordinator:
         return results
 
     async def _delete_group(self, group: ClassicGroup) -> int:
-        """Tombstones for every offset and the group itself, then the group is gone."""
-        records: list[tuple[bytes, bytes | None]] = [(rec.offset_commit_key(group.group_id, t, p), None) for t, p in sorted(group.offsets)]
+        """Tombstones for every offset (pending transactional ones too) and the group itself, then the group is gone."""
+        partitions = self.offset_tombstones(group.group_id, group.offsets)
+        records: list[tuple[bytes, bytes | None]] = [(rec.offset_commit_key(group.group_id, t, p), None) for t, p in partitions]
         records.append((rec.group_metadata_key(group.group_id), None))
         error = await self.append_records(group.group_id, records)
         if error != NONE:
             return error
+        self.offsets_deleted(group, partitions)
         if group.state == EMPTY:
             group.transition_to(DEAD, self.clock())
         if self.groups.get(group.group_id) is group:
@@ -968,8 +1082,10 @@ class GroupCoordinator:
         empty; a consumer group's offsets of topics it no longer subscribes
         to, that long after their commit; an offset committed with an
         explicit retention (OffsetCommit v2-4), at its expire timestamp.
-        An empty group left without offsets is deleted. Returns the number
-        of offsets removed."""
+        An empty group left without offsets is deleted. An offset with a
+        pending transactional offset does not expire, nor is a group with one
+        deleted (Kafka's cleanupExpiredOffsets). Returns the number of
+        offsets removed."""
         now = self.clock()
         retention = self.config.offsets_retention_ms
         removed = 0
@@ -992,6 +1108,7 @@ class GroupCoordinator:
                         due = topic not in subscribed and now - value.commit_timestamp >= retention
                     if due:
                         expired.append((topic, partition))
+            expired = [key for key in expired if not self.transactional.is_pending(group.group_id, key)]
             if expired:
                 error = await self.append_records(group.group_id, [(rec.offset_commit_key(group.group_id, t, p), None) for t, p in expired])
                 if error != NONE:
@@ -1001,7 +1118,8 @@ class GroupCoordinator:
                     group.offsets.pop(key, None)
                 removed += len(expired)
                 log.info("group %s: %d offset(s) expired", group.group_id, len(expired))
-            if group.state == EMPTY and not group.offsets and not group.pending_members and self.groups.get(group.group_id) is group:
+            if (group.state == EMPTY and not group.offsets and not group.pending_members and not self.transactional.has_group(group.group_id)
+                    and self.groups.get(group.group_id) is group):
                 await self._delete_group(group)
         if self.consumer is not None:
             removed += await self.consumer.expire_offsets(now, retention)

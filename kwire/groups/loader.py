@@ -17,9 +17,17 @@ partition counts from the metadata image) to the broker:
   A single kwire node can never reach 3 replicas, so the cap turns a silent
   outage into a log line; the price is that the topic keeps the smaller
   factor when brokers join later (reassigning it is for replication work).
+* TxnOffsetCommit offsets go as one transactional batch of the producer
+  (its id and epoch, base sequence -1, appended with the coordinator's
+  origin: epoch checked, no sequence); the transaction coordinator calls
+  `on_transaction_marker` once its marker is in a __consumer_offsets
+  partition, and the pending offsets are committed or dropped.
 * At start, each partition led here is read from its log start to its end
   and replayed (`load_partition`) in a worker thread's read and a loop-side
   replay; until then its groups answer COORDINATOR_LOAD_IN_PROGRESS.
+  Records of transactional batches are replayed as pending offsets of their
+  producer; control batches become transaction markers (their
+  EndTransactionMarker key says COMMIT or ABORT), never records.
 * Every offsets.retention.check.interval.ms, expired offsets are removed.
 """
 
@@ -28,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import uuid
 from typing import Any
 
@@ -36,10 +45,11 @@ from kwire_protocol.errors import CorruptRecordError
 from kwire_protocol.records.batch import split_batches
 from kwire_protocol.records.builder import build_batch
 from kwire_protocol.records.record import NewRecord
-from kwire_storage.errors import KafkaStorageError, RecordBatchTooLargeError
-from kwire_storage.log import Log
+from kwire_storage.errors import InvalidProducerEpochError, KafkaStorageError, RecordBatchTooLargeError
+from kwire_storage.log import AppendOrigin, Log
 
 from kwire.groups.consumer_coordinator import ConsumerGroupConfig, ConsumerGroupCoordinator
+from kwire.groups import records as rec
 from kwire.groups.coordinator import GroupConfig, GroupCoordinator
 from kwire.groups.timers import LoopTimers
 from kwire.topic_admin import TopicRequest, create_topics
@@ -49,37 +59,47 @@ log = logging.getLogger(__name__)
 
 READ_CHUNK_BYTES = 1 << 20
 CREATE_TIMEOUT_S = 10.0
+# EndTransactionMarker key: int16 version, int16 type (0 ABORT, 1 COMMIT).
+_MARKER_KEY = struct.Struct(">hh")
 
 
 class PartitionOffsetsLog:
     def __init__(self, broker: Any) -> None:
         self.broker = broker
 
-    async def append(self, partition: int, records: list[tuple[bytes, bytes | None]]) -> int:
+    async def append(self, partition: int, records: list[tuple[bytes, bytes | None]],
+                     producer: tuple[int, int] | None = None) -> tuple[int, int]:
         broker = self.broker
         topic = broker.image.topic(GROUP_METADATA_TOPIC)
         state = topic.partition(partition) if topic is not None else None
         if state is None:
-            return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+            return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1
         if state.leader != broker.node_id:
-            return ErrorCode.NOT_LEADER_OR_FOLLOWER
+            return ErrorCode.NOT_LEADER_OR_FOLLOWER, -1
         now = broker.clock_ms()
-        batch = build_batch([NewRecord(key, value, timestamp=now) for key, value in records])
+        new_records = [NewRecord(key, value, timestamp=now) for key, value in records]
+        if producer is None:
+            batch = build_batch(new_records)
+        else:
+            producer_id, producer_epoch = producer
+            batch = build_batch(new_records, producer_id=producer_id, producer_epoch=producer_epoch, is_transactional=True)
         try:
-            broker.partitions.append(GROUP_METADATA_TOPIC, partition, batch, state.leader_epoch)
+            info = broker.partitions.append(GROUP_METADATA_TOPIC, partition, batch, state.leader_epoch, origin=AppendOrigin.COORDINATOR)
         except KeyError:
-            return ErrorCode.NOT_LEADER_OR_FOLLOWER
+            return ErrorCode.NOT_LEADER_OR_FOLLOWER, -1
         except RecordBatchTooLargeError:
-            return ErrorCode.RECORD_LIST_TOO_LARGE
+            return ErrorCode.RECORD_LIST_TOO_LARGE, -1
+        except InvalidProducerEpochError:
+            return ErrorCode.INVALID_PRODUCER_EPOCH, -1
         except KafkaStorageError as e:
             log.error("append to %s-%d failed: %s", GROUP_METADATA_TOPIC, partition, e)
-            return ErrorCode.KAFKA_STORAGE_ERROR
-        return ErrorCode.NONE
+            return ErrorCode.KAFKA_STORAGE_ERROR, -1
+        return ErrorCode.NONE, info.first_offset
 
 
-def read_partition(partition_log: Log) -> list[tuple[bytes | None, bytes | None]]:
-    """Every (key, value) of a partition, in offset order (control batches skipped)."""
-    out: list[tuple[bytes | None, bytes | None]] = []
+def read_partition(partition_log: Log) -> list[rec.LogRecord | rec.TransactionMarker]:
+    """Every record and transaction marker of a partition, in offset order."""
+    out: list[rec.LogRecord | rec.TransactionMarker] = []
     offset = partition_log.log_start_offset
     end = partition_log.log_end_offset
     while offset < end:
@@ -88,13 +108,28 @@ def read_partition(partition_log: Log) -> list[tuple[bytes | None, bytes | None]
             break
         try:
             for batch in split_batches(data):
-                if not batch.is_control:
-                    out.extend((r.key, r.value) for r in batch.records() if r.offset >= offset)
+                if batch.is_control:
+                    marker = _transaction_marker(batch)
+                    if marker is not None and batch.base_offset >= offset:
+                        out.append(marker)
+                else:
+                    producer_id = batch.producer_id if batch.is_transactional else -1
+                    out.extend(rec.LogRecord(r.offset, producer_id, r.key, r.value) for r in batch.records() if r.offset >= offset)
                 offset = batch.next_offset
         except CorruptRecordError as e:
             log.error("%s: stops loading at offset %d: %s", partition_log, offset, e)
             break
     return out
+
+
+def _transaction_marker(batch: Any) -> rec.TransactionMarker | None:
+    """The EndTransactionMarker of a control batch (None for other control records)."""
+    for record in batch.records():
+        if record.key is not None and len(record.key) >= _MARKER_KEY.size:
+            _version, marker_type = _MARKER_KEY.unpack_from(record.key)
+            if marker_type in (0, 1):
+                return rec.TransactionMarker(batch.producer_id, marker_type == 1)
+    return None
 
 
 class GroupCoordinatorRunner:
@@ -133,6 +168,11 @@ class GroupCoordinatorRunner:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self.coordinator.shutdown()
+
+    def on_transaction_marker(self, partition: int, producer_id: int, commit: bool) -> None:
+        """The transaction coordinator wrote `producer_id`'s marker to
+        __consumer_offsets-`partition`: its pending offsets there are committed or dropped."""
+        self.coordinator.complete_transaction(partition, producer_id, commit)
 
     async def adopt_partitions(self) -> None:
         """Load every __consumer_offsets partition led here that is not loaded yet."""

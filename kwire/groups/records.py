@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import struct
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kwire_protocol import messages
@@ -78,6 +78,10 @@ class OffsetAndMetadata:
     commit_timestamp: int
     expire_timestamp: int = -1  # -1: none (only v1 values carry one)
     topic_id: uuid.UUID = ZERO_UUID
+    # Where the record sits in __consumer_offsets (-1: not known). When a
+    # transaction commits, its offset replaces the committed one only if
+    # written later (Kafka's OffsetMetadataManager.replayEndTransactionMarker).
+    record_offset: int = field(default=-1, compare=False)
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,24 @@ class OffsetRecord:
     topic: str
     partition: int
     value: OffsetAndMetadata | None  # None: tombstone
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One record of __consumer_offsets as the loader reads it."""
+
+    offset: int
+    producer_id: int  # the batch's producer id if it is transactional, else -1
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class TransactionMarker:
+    """A control batch's EndTransactionMarker: the producer's transaction ends here."""
+
+    producer_id: int
+    commit: bool
 
 
 @dataclass(frozen=True)

@@ -417,7 +417,7 @@ def test_records_are_kafkas_record_types() -> None:
         h = Harness()
         await h.hb("a", 0)
         await h.hb("a", -1)
-        types = [int.from_bytes(k[:2], "big") for p in h.log.records.values() for k, _ in p]
+        types = [int.from_bytes(k[:2], "big") for p in h.log.records for k, _ in h.log.pairs(p)]
         # join: member metadata, group epoch, target member, target metadata, current assignment;
         # leave: current, target, member tombstones, group epoch.
         assert types == [5, 3, 7, 6, 8, 8, 7, 5, 3]

@@ -26,15 +26,28 @@ REBALANCE = 3000
 
 
 class MemoryLog:
+    """__consumer_offsets in memory: per partition, its records and transaction markers in log order."""
+
     def __init__(self) -> None:
-        self.records: dict[int, list[tuple[bytes, bytes | None]]] = {}
+        self.records: dict[int, list[rec.LogRecord | rec.TransactionMarker]] = {}
         self.fail_with: int = 0
 
-    async def append(self, partition: int, records: list[tuple[bytes, bytes | None]]) -> int:
+    async def append(self, partition: int, records: list[tuple[bytes, bytes | None]],
+                     producer: tuple[int, int] | None = None) -> tuple[int, int]:
         if self.fail_with:
-            return self.fail_with
-        self.records.setdefault(partition, []).extend(records)
-        return 0
+            return self.fail_with, -1
+        entries = self.records.setdefault(partition, [])
+        base_offset = len(entries)
+        producer_id = producer[0] if producer is not None else -1
+        entries.extend(rec.LogRecord(base_offset + i, producer_id, key, value) for i, (key, value) in enumerate(records))
+        return 0, base_offset
+
+    def marker(self, partition: int, producer_id: int, commit: bool) -> None:
+        # A control batch takes an offset, as in a real log.
+        self.records.setdefault(partition, []).append(rec.TransactionMarker(producer_id, commit))
+
+    def pairs(self, partition: int) -> list[tuple[bytes | None, bytes | None]]:
+        return [(e.key, e.value) for e in self.records.get(partition, []) if isinstance(e, rec.LogRecord)]
 
 
 class Harness:
@@ -341,7 +354,7 @@ def test_offsets_of_empty_group_expire_and_group_is_deleted() -> None:
         assert await c.expire_offsets() == 1
         assert "g" not in c.groups
         partition = c.partition_for("g")
-        tail = [rec.decode(k, v) for k, v in h.log.records[partition][-2:]]
+        tail = [rec.decode(k, v) for k, v in h.log.pairs(partition)[-2:]]
         assert tail == [rec.OffsetRecord("g", "t", 0, None), rec.GroupRecord("g", None)]
 
     run(body())

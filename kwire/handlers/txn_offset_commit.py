@@ -1,0 +1,84 @@
+"""TxnOffsetCommit (api key 28), versions 0-6.
+
+A transactional producer commits a group's offsets inside its transaction
+(KIP-98; the consume-transform-produce loop's sendOffsetsToTransaction).
+The offsets are written to the group's __consumer_offsets partition as one
+transactional batch of the producer (its id and epoch, base sequence -1)
+and stay pending until the transaction coordinator writes the COMMIT or
+ABORT marker there: only then do they become the group's committed offsets
+(or vanish). Until then OffsetFetch with require_stable answers
+UNSTABLE_OFFSET_COMMIT for those partitions (see groups/transactional_offsets.py).
+
+Checks as Kafka 4.4's OffsetMetadataManager.validateTransactionalOffsetCommit:
+an unknown group is created (empty, "simple") when no generation is given,
+else ILLEGAL_GENERATION; a classic group checks member id, instance id
+(FENCED_INSTANCE_ID) and generation (ILLEGAL_GENERATION) when v3+ sends
+them, and, unlike OffsetCommit, neither refuses a commit without member id
+from a group with members (v0-2 have none) nor one during a rebalance. A
+KIP-848 consumer group checks the member (UNKNOWN_MEMBER_ID) and its epoch:
+a stale one fails the request with ILLEGAL_GENERATION. Metadata over
+offset.metadata.max.bytes gets OFFSET_METADATA_TOO_LARGE; a topic that does
+not exist UNKNOWN_TOPIC_OR_PARTITION (v6 names topics by id:
+UNKNOWN_TOPIC_ID). An empty group id is INVALID_GROUP_ID; coordinator
+errors (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, and append failures
+mapped as Kafka's coordinator runtime does) go to every partition. A
+producer epoch older than the one __consumer_offsets knows for the
+producer gets INVALID_PRODUCER_EPOCH.
+
+Not done: Kafka 4.4 first asks the transaction coordinator whether the
+group's __consumer_offsets partition is in the transaction (KIP-890
+verification, or adds it implicitly for v5+ clients of transactions v2);
+kwire accepts the commit without that check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kwire_protocol import messages
+from kwire_protocol.error_codes import ErrorCode
+from kwire_protocol.messages import ApiKey
+
+from kwire.groups.coordinator import OffsetCommit
+from kwire.handlers import handles
+
+TxnOffsetCommitResponse = messages.TxnOffsetCommitResponse
+Topic = TxnOffsetCommitResponse.cls.TxnOffsetCommitResponseTopic
+Partition = Topic.TxnOffsetCommitResponsePartition
+
+
+@handles(ApiKey.TXN_OFFSET_COMMIT)
+async def txn_offset_commit(broker: Any, request: Any) -> Any:
+    body = request.body
+    version = request.version
+    by_id = version >= 6
+    image = broker.image
+    commits: list[OffsetCommit] = []
+    errors: dict[tuple[int, int], int] = {}  # (topic index, partition index in request) -> error
+    for ti, topic in enumerate(body.topics):
+        known = image.topic_by_id(topic.topic_id) if by_id else image.topic(topic.name)
+        for pi, p in enumerate(topic.partitions):
+            if known is None:
+                errors[(ti, pi)] = ErrorCode.UNKNOWN_TOPIC_ID if by_id else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                continue
+            commits.append(OffsetCommit(known.name, p.partition_index, p.committed_offset, p.committed_leader_epoch, p.committed_metadata, known.topic_id))
+    group_error, commit_errors = await broker.group_coordinator.coordinator.commit_transactional_offsets(
+        body.group_id,
+        body.producer_id,
+        body.producer_epoch,
+        body.generation_id_or_member_epoch,
+        body.member_id or "",
+        body.group_instance_id,
+        commits,
+    )
+    results = iter(commit_errors)
+    topics = []
+    for ti, topic in enumerate(body.topics):
+        partitions = []
+        for pi, p in enumerate(topic.partitions):
+            error = errors.get((ti, pi))
+            if error is None:
+                error = group_error if group_error != ErrorCode.NONE else next(results)
+            partitions.append(Partition(partition_index=p.partition_index, error_code=error))
+        topics.append(Topic(name=topic.name, topic_id=topic.topic_id, partitions=partitions))
+    return TxnOffsetCommitResponse(throttle_time_ms=0, topics=topics)
