@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -104,11 +105,44 @@ class JavaAdapter(Adapter):
     def consume(self, topic: str, partition: int, offset: int | str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         if not isinstance(offset, int):
             raise ClientError("UNSUPPORTED", "the driver seeks to numeric offsets only")
-        records = self._run({"op": "consume", "topic": topic, "partition": partition, "offset": offset, "count": count,
-                             "timeout_ms": int(timeout * 1000)})
+        return self._records(self._run({"op": "consume", "topic": topic, "partition": partition, "offset": offset, "count": count,
+                                        "timeout_ms": int(timeout * 1000)}))
+
+    @staticmethod
+    def _records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{"partition": r["partition"], "offset": r["offset"], "key": _text(r["key"]), "value": _text(r["value"]),
                  "headers": [[k, _text(v)] for k, v in r["headers"]], "timestamp": r["timestamp"], "timestamp_type": r["timestamp_type"]}
                 for r in records]
+
+    def producer_config(self, *, acks: str | None = None, max_request_bytes: int | None = None,
+                        retries: int | None = None) -> dict[str, Any]:
+        settings = {"acks": acks, "max.request.size": max_request_bytes, "retries": retries}
+        return {name: str(value) for name, value in settings.items() if value is not None}
+
+    def consume_from(self, topic: str, partition: int, start: int | None, count: int, *, reset: str = "none",
+                     max_wait_ms: int = 100, timeout: float = 10.0) -> list[dict[str, Any]]:
+        config = {"auto.offset.reset": reset, "fetch.max.wait.ms": max_wait_ms, "request.timeout.ms": max_wait_ms + 30000}
+        if start is None:
+            config["group.id"] = f"compat-reset-{uuid.uuid4().hex[:8]}"
+        return self._records(self._run({"op": "consume", "topic": topic, "partition": partition, "offset": start, "count": count,
+                                        "timeout_ms": int(timeout * 1000), "config": config}))
+
+    def create_partitions(self, topic: str, count: int) -> str | None:
+        try:
+            self._run({"op": "create_partitions", "topic": topic, "count": count})
+            return None
+        except ClientError as exc:
+            return exc.name
+
+    def describe_configs(self, topic: str) -> dict[str, dict[str, Any]]:
+        return {e["name"]: {"value": e["value"], "source": e["source"], "read_only": e["read_only"], "sensitive": e["sensitive"]}
+                for e in self._run({"op": "describe_configs", "topic": topic})}
+
+    def alter_configs(self, topic: str, set: dict[str, str], delete: list[str] | None = None, *,
+                      incremental: bool = True) -> None:
+        if not incremental:
+            raise Unsupported("java: kafka-clients 4.x has no legacy Admin.alterConfigs (removed in 4.0)")
+        self._run({"op": "alter_configs", "topic": topic, "set": set, "delete": delete or []})
 
     def offsets(self, topic: str, partitions: list[int], times: list[int]) -> dict[str, Any]:
         return self._run({"op": "offsets", "topic": topic, "partitions": partitions, "times": times})

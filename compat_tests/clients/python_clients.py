@@ -7,7 +7,9 @@ makes its own client and closes it.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import uuid
 from typing import Any
 
 import aiokafka.errors
@@ -16,14 +18,20 @@ import confluent_kafka.admin
 import kafka
 import kafka.errors
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
+from aiokafka.admin.config_resource import ConfigResource as AioConfigResource
+from aiokafka.admin.config_resource import ConfigResourceType as AioConfigResourceType
 from aiokafka.admin import NewTopic as AioNewTopic
 from aiokafka.structs import TopicPartition as AioTopicPartition
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 
 from compat_tests.clients.base import Adapter, ClientError, Unsupported, confluent_error_name, data, error_name, text
 
 TIMESTAMP_TYPES = {0: "CreateTime", 1: "LogAppendTime"}
+# DescribeConfigsResponse's config_source (Kafka's ConfigSource ids).
+CONFIG_SOURCES = {0: "UNKNOWN", 1: "DYNAMIC_TOPIC_CONFIG", 2: "DYNAMIC_BROKER_CONFIG", 3: "DYNAMIC_DEFAULT_BROKER_CONFIG",
+                  4: "STATIC_BROKER_CONFIG", 5: "DEFAULT_CONFIG", 6: "DYNAMIC_BROKER_LOGGER_CONFIG", 7: "CLIENT_METRICS_CONFIG",
+                  8: "GROUP_CONFIG"}
 
 
 def _record(partition: int, offset: int, key: bytes | None, value: bytes | None, headers: Any, timestamp: int,
@@ -143,8 +151,9 @@ class KafkaPythonAdapter(Adapter):
         finally:
             producer.close(timeout=5)
 
-    def _consumer(self) -> kafka.KafkaConsumer:
-        return kafka.KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100)
+    def _consumer(self, **config: Any) -> kafka.KafkaConsumer:
+        return kafka.KafkaConsumer(**{"bootstrap_servers": self.bootstrap, "group_id": None, "enable_auto_commit": False,
+                                      "fetch_max_wait_ms": 100, **config})
 
     def consume(self, topic: str, partition: int, offset: int | str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         consumer = self._consumer()
@@ -157,12 +166,34 @@ class KafkaPythonAdapter(Adapter):
                 consumer.seek_to_end(tp)
             else:
                 consumer.seek(tp, offset)
-            out: list[dict[str, Any]] = []
-            deadline = time.monotonic() + timeout
-            while len(out) < count and time.monotonic() < deadline:
-                for batch in consumer.poll(timeout_ms=200).values():
-                    out += [_record(m.partition, m.offset, m.key, m.value, m.headers, m.timestamp, m.timestamp_type) for m in batch]
-            return out
+            return self._poll(consumer, count, timeout)
+        finally:
+            consumer.close()
+
+    @staticmethod
+    def _poll(consumer: kafka.KafkaConsumer, count: int, timeout: float) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while len(out) < count and time.monotonic() < deadline:
+            try:
+                polled = consumer.poll(timeout_ms=200)
+            except kafka.errors.KafkaError as exc:
+                raise ClientError(error_name(exc), str(exc)) from exc
+            for batch in polled.values():
+                out += [_record(m.partition, m.offset, m.key, m.value, m.headers, m.timestamp, m.timestamp_type) for m in batch]
+        return out
+
+    def consume_from(self, topic: str, partition: int, start: int | None, count: int, *, reset: str = "none",
+                     max_wait_ms: int = 100, timeout: float = 10.0) -> list[dict[str, Any]]:
+        group = f"compat-reset-{uuid.uuid4().hex[:8]}" if start is None else None
+        consumer = self._consumer(group_id=group, auto_offset_reset=reset, fetch_max_wait_ms=max_wait_ms,
+                                  request_timeout_ms=max_wait_ms + 30000)
+        try:
+            tp = kafka.TopicPartition(topic, partition)
+            consumer.assign([tp])
+            if start is not None:
+                consumer.seek(tp, start)
+            return self._poll(consumer, count, timeout)
         finally:
             consumer.close()
 
@@ -178,6 +209,64 @@ class KafkaPythonAdapter(Adapter):
             return out
         finally:
             consumer.close()
+
+
+    def producer_config(self, *, acks: str | None = None, max_request_bytes: int | None = None,
+                        retries: int | None = None) -> dict[str, Any]:
+        return _python_producer_config(acks, max_request_bytes, {} if retries is None else {"retries": retries})
+
+    def create_partitions(self, topic: str, count: int) -> str | None:
+        admin = self._admin()
+        try:
+            admin.create_partitions({topic: count})
+            return None
+        except kafka.errors.KafkaError as exc:
+            return error_name(exc)
+        finally:
+            admin.close()
+
+    def describe_configs(self, topic: str) -> dict[str, dict[str, Any]]:
+        admin = self._admin()
+        try:
+            try:
+                found = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)], config_filter="all")
+            except kafka.errors.KafkaError as exc:
+                raise ClientError(error_name(exc), str(exc)) from exc
+            return {name: {"value": e["value"], "source": e["config_source"], "read_only": e["read_only"], "sensitive": e["is_sensitive"]}
+                    for name, e in found["topic"][topic].items()}
+        finally:
+            admin.close()
+
+    def alter_configs(self, topic: str, set: dict[str, str], delete: list[str] | None = None, *,
+                      incremental: bool = True) -> None:
+        if not incremental:
+            raise Unsupported("kafka-python: alter_configs(incremental=False) first adds the topic's other overrides to the "
+                              "request, so the legacy AlterConfigs never resets what it leaves out")
+        configs: dict[str, Any] = dict(set)
+        if delete:
+            configs.update({name: ("DELETE", None) for name in delete})
+        admin = self._admin()
+        try:
+            try:
+                answer = admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs=configs)],
+                                             incremental=True, raise_on_unknown=False)["topic"][topic]
+            except kafka.errors.KafkaError as exc:
+                raise ClientError(error_name(exc), str(exc)) from exc
+            if answer != "OK":  # kafka-python answers str(the error): "[Error 40] InvalidConfigurationError: ..."
+                code = re.match(r"\[Error (\d+)\]", answer)
+                raise ClientError(_code_error(int(code[1])) if code else answer, answer)
+        finally:
+            admin.close()
+
+
+def _python_producer_config(acks: str | None, max_request_bytes: int | None, extra: dict[str, Any]) -> dict[str, Any]:
+    """kafka-python's and aiokafka's producer settings (acks as 0, 1 or "all"; max_request_size)."""
+    config = dict(extra)
+    if acks is not None:
+        config["acks"] = "all" if acks == "all" else int(acks)
+    if max_request_bytes is not None:
+        config["max_request_size"] = max_request_bytes
+    return config
 
 
 class AiokafkaAdapter(Adapter):
@@ -243,7 +332,9 @@ class AiokafkaAdapter(Adapter):
                         raise ClientError(error_name(exc), str(exc)) from exc
                     except Exception as exc:  # aiokafka's own error classes (same errno)
                         raise ClientError(error_name(exc), str(exc)) from exc
-                    out.append({"partition": m.partition, "offset": m.offset, "timestamp": m.timestamp})
+                    # acks=0: aiokafka resolves the send with None (there is no answer).
+                    out.append({"partition": None, "offset": None, "timestamp": None} if m is None else
+                               {"partition": m.partition, "offset": m.offset, "timestamp": m.timestamp})
                 if transactional:
                     try:
                         await producer.commit_transaction()
@@ -254,10 +345,70 @@ class AiokafkaAdapter(Adapter):
                 await asyncio.wait_for(producer.stop(), 10)
         return asyncio.run(run())
 
-    async def _consumer(self) -> AIOKafkaConsumer:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100)
+    def producer_config(self, *, acks: str | None = None, max_request_bytes: int | None = None,
+                        retries: int | None = None) -> dict[str, Any]:
+        # aiokafka has no retry count: it retries retriable errors until request_timeout_ms.
+        return _python_producer_config(acks, max_request_bytes, {})
+
+    def create_partitions(self, topic: str, count: int) -> str | None:
+        try:
+            self._admin_call(lambda admin: admin.create_partitions({topic: NewPartitions(count)}))
+            return None
+        except aiokafka.errors.KafkaError as exc:
+            return error_name(exc)
+
+    def describe_configs(self, topic: str) -> dict[str, dict[str, Any]]:
+        [answer] = self._admin_call(lambda admin: admin.describe_configs([AioConfigResource(AioConfigResourceType.TOPIC, topic)]))
+        [resource] = answer.to_object()["resources"]
+        if resource["error_code"]:
+            raise ClientError(_code_error(resource["error_code"]) or "", resource["error_message"] or "")
+        return {e["config_names"]: {"value": e["config_value"], "source": CONFIG_SOURCES.get(e["config_source"], str(e["config_source"])),
+                                    "read_only": e["read_only"], "sensitive": e["is_sensitive"]} for e in resource["config_entries"]}
+
+    def alter_configs(self, topic: str, set: dict[str, str], delete: list[str] | None = None, *,
+                      incremental: bool = True) -> None:
+        if incremental:
+            raise Unsupported("aiokafka: no IncrementalAlterConfigs (its admin sends the legacy AlterConfigs)")
+        answers = self._admin_call(lambda admin: admin.alter_configs([AioConfigResource(AioConfigResourceType.TOPIC, topic, set)]))
+        for answer in answers:
+            for resource in answer.to_object()["resources"]:
+                if resource["error_code"]:
+                    raise ClientError(_code_error(resource["error_code"]) or "", resource["error_message"] or "")
+
+    async def _consumer(self, **config: Any) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(**{"bootstrap_servers": self.bootstrap, "group_id": None, "enable_auto_commit": False,
+                                       "fetch_max_wait_ms": 100, **config})
         await asyncio.wait_for(consumer.start(), 15)
         return consumer
+
+    @staticmethod
+    async def _poll(consumer: AIOKafkaConsumer, count: int, timeout: float) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while len(out) < count and time.monotonic() < deadline:
+            try:
+                polled = await consumer.getmany(timeout_ms=200)
+            except aiokafka.errors.KafkaError as exc:
+                raise ClientError(error_name(exc), str(exc)) from exc
+            for batch in polled.values():
+                out += [_record(m.partition, m.offset, m.key, m.value, m.headers, m.timestamp, m.timestamp_type) for m in batch]
+        return out
+
+    def consume_from(self, topic: str, partition: int, start: int | None, count: int, *, reset: str = "none",
+                     max_wait_ms: int = 100, timeout: float = 10.0) -> list[dict[str, Any]]:
+        async def run() -> list[dict[str, Any]]:
+            group = f"compat-reset-{uuid.uuid4().hex[:8]}" if start is None else None
+            consumer = await self._consumer(group_id=group, auto_offset_reset=reset, fetch_max_wait_ms=max_wait_ms,
+                                            request_timeout_ms=max_wait_ms + 30000)
+            try:
+                tp = AioTopicPartition(topic, partition)
+                consumer.assign([tp])
+                if start is not None:
+                    consumer.seek(tp, start)
+                return await self._poll(consumer, count, timeout)
+            finally:
+                await asyncio.wait_for(consumer.stop(), 10)
+        return asyncio.run(run())
 
     def consume(self, topic: str, partition: int, offset: int | str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         async def run() -> list[dict[str, Any]]:
@@ -271,12 +422,7 @@ class AiokafkaAdapter(Adapter):
                     await consumer.seek_to_end(tp)
                 else:
                     consumer.seek(tp, offset)
-                out: list[dict[str, Any]] = []
-                deadline = time.monotonic() + timeout
-                while len(out) < count and time.monotonic() < deadline:
-                    for batch in (await consumer.getmany(timeout_ms=200)).values():
-                        out += [_record(m.partition, m.offset, m.key, m.value, m.headers, m.timestamp, m.timestamp_type) for m in batch]
-                return out
+                return await self._poll(consumer, count, timeout)
             finally:
                 await asyncio.wait_for(consumer.stop(), 10)
         return asyncio.run(run())
@@ -388,27 +534,96 @@ class ConfluentAdapter(Adapter):
                 raise ClientError(confluent_error_name(result), str(result))
         return results
 
-    def _consumer(self) -> confluent_kafka.Consumer:
+    def producer_config(self, *, acks: str | None = None, max_request_bytes: int | None = None,
+                        retries: int | None = None) -> dict[str, Any]:
+        config: dict[str, Any] = {}
+        if acks is not None:
+            config["acks"] = acks
+        if max_request_bytes is not None:
+            config["message.max.bytes"] = max_request_bytes  # librdkafka's limit for a request and a record
+        if retries is not None:
+            config["retries"] = retries
+        return config
+
+    def create_partitions(self, topic: str, count: int) -> str | None:
+        admin = self._admin()
+        return self._per_topic(admin.create_partitions([confluent_kafka.admin.NewPartitions(topic, count)], request_timeout=15), admin)[topic]
+
+    def describe_configs(self, topic: str) -> dict[str, dict[str, Any]]:
+        admin = self._admin()
+        resource = confluent_kafka.admin.ConfigResource(confluent_kafka.admin.ResourceType.TOPIC, topic)
+        try:
+            entries = admin.describe_configs([resource], request_timeout=15)[resource].result(timeout=30)
+        except confluent_kafka.KafkaException as exc:
+            raise ClientError(confluent_error_name(exc.args[0]), str(exc)) from exc
+        return {name: {"value": e.value, "source": confluent_kafka.admin.ConfigSource(e.source).name, "read_only": e.is_read_only,
+                       "sensitive": e.is_sensitive} for name, e in entries.items()}
+
+    def alter_configs(self, topic: str, set: dict[str, str], delete: list[str] | None = None, *,
+                      incremental: bool = True) -> None:
+        admin_module = confluent_kafka.admin
+        admin = self._admin()
+        if incremental:
+            ops = [admin_module.ConfigEntry(name, value, incremental_operation=admin_module.AlterConfigOpType.SET) for name, value in set.items()]
+            ops += [admin_module.ConfigEntry(name, None, incremental_operation=admin_module.AlterConfigOpType.DELETE) for name in delete or []]
+            resource = admin_module.ConfigResource(admin_module.ResourceType.TOPIC, topic, incremental_configs=ops)
+            futures = admin.incremental_alter_configs([resource], request_timeout=15)
+        else:
+            if delete:
+                raise ValueError("legacy AlterConfigs has no delete: leave the config out of `set`")
+            resource = admin_module.ConfigResource(admin_module.ResourceType.TOPIC, topic, set_config=set)
+            futures = admin.alter_configs([resource], request_timeout=15)
+        try:
+            futures[resource].result(timeout=30)
+        except confluent_kafka.KafkaException as exc:
+            raise ClientError(confluent_error_name(exc.args[0]), str(exc)) from exc
+
+    def _consumer(self, **config: Any) -> confluent_kafka.Consumer:
         return confluent_kafka.Consumer({"bootstrap.servers": self.bootstrap, "group.id": "compat-assign-only",
-                                         "enable.auto.commit": False, "enable.auto.offset.store": False, "fetch.wait.max.ms": 100})
+                                         "enable.auto.commit": False, "enable.auto.offset.store": False, "fetch.wait.max.ms": 100,
+                                         **config})
 
     def consume(self, topic: str, partition: int, offset: int | str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         consumer = self._consumer()
         try:
             start = {"earliest": confluent_kafka.OFFSET_BEGINNING, "latest": confluent_kafka.OFFSET_END}.get(offset, offset)  # type: ignore[call-overload]
             consumer.assign([confluent_kafka.TopicPartition(topic, partition, start)])
-            out: list[dict[str, Any]] = []
-            deadline = time.monotonic() + timeout
-            while len(out) < count and time.monotonic() < deadline:
-                for m in consumer.consume(num_messages=max(1, count - len(out)), timeout=0.2):
-                    if m.error() is not None:
-                        raise ClientError(confluent_error_name(m.error()), str(m.error()))
-                    kind, timestamp = m.timestamp()
-                    kind = {confluent_kafka.TIMESTAMP_CREATE_TIME: 0, confluent_kafka.TIMESTAMP_LOG_APPEND_TIME: 1}.get(kind, -1)
-                    out.append(_record(m.partition(), m.offset(), m.key(), m.value(), m.headers() or [], timestamp, kind))
-            return out
+            return self._poll(consumer, count, timeout)
         finally:
             consumer.close()
+
+    @staticmethod
+    def _poll(consumer: confluent_kafka.Consumer, count: int, timeout: float) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while len(out) < count and time.monotonic() < deadline:
+            for m in consumer.consume(num_messages=max(1, count - len(out)), timeout=0.2):
+                if m.error() is not None:
+                    raise ClientError(_consume_error_name(m.error()), str(m.error()))
+                kind, timestamp = m.timestamp()
+                kind = {confluent_kafka.TIMESTAMP_CREATE_TIME: 0, confluent_kafka.TIMESTAMP_LOG_APPEND_TIME: 1}.get(kind, -1)
+                out.append(_record(m.partition(), m.offset(), m.key(), m.value(), m.headers() or [], timestamp, kind))
+        return out
+
+    def consume_from(self, topic: str, partition: int, start: int | None, count: int, *, reset: str = "none",
+                     max_wait_ms: int = 100, timeout: float = 10.0) -> list[dict[str, Any]]:
+        # librdkafka names the "none" policy "error"; without a start it reads the group's committed offset.
+        group = f"compat-reset-{uuid.uuid4().hex[:8]}"
+        consumer = self._consumer(**{"group.id": group, "auto.offset.reset": "error" if reset == "none" else reset,
+                                     "fetch.wait.max.ms": max_wait_ms})
+        try:
+            consumer.assign([confluent_kafka.TopicPartition(topic, partition, confluent_kafka.OFFSET_STORED if start is None else start)])
+            return self._poll(consumer, count, timeout)
+        finally:
+            consumer.close()
+
+
+def _consume_error_name(error: Any) -> str:
+    """librdkafka reports both cases of the "none" (error) reset policy as its local _AUTO_OFFSET_RESET;
+    its message tells an out-of-range offset from a missing committed one."""
+    if error.code() == confluent_kafka.KafkaError._AUTO_OFFSET_RESET:
+        return "OFFSET_OUT_OF_RANGE" if "out of range" in error.str().lower() else "NO_OFFSET_FOR_PARTITION"
+    return confluent_error_name(error)
 
     def offsets(self, topic: str, partitions: list[int], times: list[int]) -> dict[str, Any]:
         consumer = self._consumer()

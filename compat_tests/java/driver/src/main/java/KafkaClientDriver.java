@@ -18,7 +18,8 @@
 //   describe_cluster  -> {cluster_id, controller, nodes: [{id, host, port}]}
 //   produce           topic, config: {producer property: value}, records: [{partition, key, value,
 //                     timestamp, headers: [[name, value]]}] -> [{partition, offset, timestamp}]
-//   consume           topic, partition, offset, count, config: {} (assign + seek, no group)
+//   consume           topic, partition, offset, count, config: {} (assign + seek, no group; a null
+//                     offset: no seek, so the committed offset of config's group.id or auto.offset.reset)
 //                     -> [{partition, offset, timestamp, timestamp_type, key, value, headers, leader_epoch}]
 //   offsets           topic, partitions: [p], times: [ms] (offsetsForTimes, beginningOffsets, endOffsets)
 //                     -> {beginning: {p: o}, end: {p: o}, for_times: {"ms": {p: null | [offset, timestamp]}}}
@@ -308,7 +309,8 @@ public class KafkaClientDriver {
         List<Object> out = new ArrayList<>();
         try (KafkaConsumer<byte[], byte[]> consumer = consumer(command)) {
             consumer.assign(List.of(partition));
-            consumer.seek(partition, ((Number) command.get("offset")).longValue());
+            // A null offset starts from the group's committed offset (config group.id), or else auto.offset.reset.
+            if (command.get("offset") != null) consumer.seek(partition, ((Number) command.get("offset")).longValue());
             while (out.size() < count && System.currentTimeMillis() < deadline) {
                 for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(200))) {
                     if (out.size() >= count) break;
