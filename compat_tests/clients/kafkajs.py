@@ -9,10 +9,13 @@ JavaScript or ships its native binary prebuilt (the zstd binding), so
 nothing is compiled. Each call is one `node` process (~0.2 s).
 
 What kafkajs cannot express, reported n/a: a consumer without a group
-(`consume` joins a fresh group and seeks), record timestamp types (its
-messages do not carry them: `timestamp_type` is None), topic ids, the
-KIP-848 consumer protocol, and header orders its header object cannot keep
-(a repeated key after another key).
+(`consume` joins a fresh group and seeks), auto.offset.reset=none (it
+always resets), IncrementalAlterConfigs (only the legacy AlterConfigs),
+the KIP-848 consumer protocol and assignors other than round-robin, a null
+header value (kafkajs 2.2.4 throws measuring it) and header orders its
+header object cannot keep (a repeated key after another key). Its records
+carry no timestamp type (None), its topic metadata no topic id, its
+ListGroups (v0-v2) no group state or type (None).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from compat_tests.clients.base import Adapter, ClientError, Unsupported
+from compat_tests.clients.base import Adapter, ClientError, Unsupported, _code_name
 
 DRIVER_DIR = Path(__file__).resolve().parents[1] / "js" / "driver"
 NODE_MODULES = DRIVER_DIR / "node_modules"
@@ -40,6 +43,10 @@ INSTALLED_LOCK = NODE_MODULES / ".kwire-lock-sha256"
 PRODUCER = {"acks": 1}
 # The v2 partitioner notice is about the change from v1; the suite checks placement itself.
 NODE_ENV = {**os.environ, "KAFKAJS_NO_PARTITIONER_WARNING": "1"}
+# DescribeConfigs' config_source numbers (kafkajs passes them on as numbers).
+CONFIG_SOURCES = {0: "UNKNOWN", 1: "DYNAMIC_TOPIC_CONFIG", 2: "DYNAMIC_BROKER_CONFIG", 3: "DYNAMIC_DEFAULT_BROKER_CONFIG",
+                  4: "STATIC_BROKER_CONFIG", 5: "DEFAULT_CONFIG", 6: "DYNAMIC_BROKER_LOGGER_CONFIG", 7: "CLIENT_METRICS_CONFIG",
+                  8: "GROUP_CONFIG"}
 _install_lock = threading.Lock()
 _installed = False
 
@@ -126,43 +133,96 @@ class KafkajsAdapter(Adapter):
                 out[name] = {"error": exc.name}
         return out
 
-    def create_partitions(self, topic: str, count: int) -> None:
-        self._run({"op": "create_partitions", "topic": topic, "count": count})
+    def create_partitions(self, topic: str, count: int) -> str | None:
+        try:
+            self._run({"op": "create_partitions", "topic": topic, "count": count})
+            return None
+        except ClientError as exc:
+            return exc.name
 
-    def describe_configs(self, topic: str) -> list[dict[str, Any]]:
-        return self._run({"op": "describe_configs", "topic": topic})
+    def describe_configs(self, topic: str) -> dict[str, dict[str, Any]]:
+        return {e["name"]: {"value": e["value"], "source": CONFIG_SOURCES.get(e["source"], str(e["source"])),
+                            "read_only": e["read_only"], "sensitive": e["sensitive"]}
+                for e in self._run({"op": "describe_configs", "topic": topic})}
 
-    def alter_configs(self, topic: str, set_: dict[str, str], delete: list[str]) -> None:
-        self._run({"op": "alter_configs", "topic": topic, "set": set_, "delete": delete})
+    def alter_configs(self, topic: str, set: dict[str, str], delete: list[str] | None = None, *,  # noqa: A002 - the interface's name
+                      incremental: bool = True) -> None:
+        if incremental:
+            raise Unsupported("kafkajs: no IncrementalAlterConfigs (only the legacy AlterConfigs)")
+        self._run({"op": "alter_configs", "topic": topic, "set": set})
+
+    def producer_config(self, *, acks: str | None = None, max_request_bytes: int | None = None,
+                        retries: int | None = None) -> dict[str, Any]:
+        # kafkajs has no client-side request size limit: max_request_bytes needs nothing.
+        config: dict[str, Any] = {}
+        if acks is not None:
+            config["acks"] = {"0": 0, "1": 1, "all": -1}[acks]
+        if retries is not None:
+            config["retries"] = retries
+        return config
 
     def produce(self, topic: str, records: list[dict[str, Any]], *, compression: str = "none",
                 config: dict[str, Any] | None = None, transactional: bool = False) -> list[dict[str, Any]]:
+        return self._produce(topic, records, {**PRODUCER, "compression": compression, **(config or {})},
+                             {"commit": True} if transactional else None)
+
+    def _produce(self, topic: str, records: list[dict[str, Any]], config: dict[str, Any],
+                 transaction: dict[str, Any] | None) -> list[dict[str, Any]]:
         js_records = [{"key": _b64(r.get("key")), "value": _b64(r.get("value")), "partition": r.get("partition"),
                        "timestamp": r.get("timestamp"), "headers": [[k, _b64(v)] for k, v in r.get("headers", [])]} for r in records]
-        return self._run({"op": "produce", "topic": topic, "records": js_records,
-                          "config": {**PRODUCER, "compression": compression, **(config or {})},
-                          "transaction": {"commit": True} if transactional else None})
+        return self._run({"op": "produce", "topic": topic, "records": js_records, "config": config, "transaction": transaction})
 
-    def consume(self, topic: str, partition: int, offset: int | str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    def _consume(self, topic: str, partition: int, offset: int | str | None, count: int, timeout: float, *,
+                 reset: str = "earliest", config: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         records = self._run({"op": "consume", "topic": topic, "partition": partition, "offset": offset, "count": count,
-                             "timeout_ms": int(timeout * 1000)})
+                             "reset": reset, "timeout_ms": int(timeout * 1000), "config": config or {}})
         return [{"partition": r["partition"], "offset": r["offset"], "key": _text(r["key"]), "value": _text(r["value"]),
                  "headers": [[k, _text(v)] for k, v in r["headers"]], "timestamp": r["timestamp"], "timestamp_type": r["timestamp_type"]}
                 for r in records]
 
+    def consume(self, topic: str, partition: int, offset: int | str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        return self._consume(topic, partition, offset, count, timeout)
+
+    def consume_from(self, topic: str, partition: int, start: int | None, count: int, *, reset: str = "none",
+                     max_wait_ms: int = 100, timeout: float = 10.0) -> list[dict[str, Any]]:
+        if reset not in ("earliest", "latest"):
+            raise Unsupported(f"kafkajs: no auto.offset.reset={reset} (it always resets: fromBeginning or the latest)")
+        return self._consume(topic, partition, start, count, timeout, reset=reset, config={"maxWaitTimeInMs": max_wait_ms})
+
+    def consume_isolated(self, topic: str, partition: int, offset: int, count: int, *, isolation: str,
+                         timeout: float = 10.0) -> list[dict[str, Any]]:
+        return self._consume(topic, partition, offset, count, timeout,
+                             config={"readUncommitted": {"read_committed": False, "read_uncommitted": True}[isolation]})
+
     def offsets(self, topic: str, partitions: list[int], times: list[int]) -> dict[str, Any]:
         return self._run({"op": "offsets", "topic": topic, "partitions": partitions, "times": times})
 
-    def group_consume(self, topic: str, group: str, count: int, *, assigned: int | None = None,
-                      timeout: float = 30.0) -> dict[str, Any]:
+    @staticmethod
+    def _classic(protocol: str, assignor: str | None) -> None:
+        if protocol != "classic":
+            raise Unsupported(f"kafkajs: no {protocol} group protocol (KIP-848); only the classic one")
+        if assignor not in (None, "roundrobin"):
+            raise Unsupported(f"kafkajs: no {assignor} assignor (it ships the round-robin one)")
+
+    def group_consume(self, topic: str, group: str, count: int, *, protocol: str = "classic", assignor: str | None = None,
+                      assigned: int | None = None, timeout: float = 30.0) -> dict[str, Any]:
+        self._classic(protocol, assignor)
         return self._run({"op": "group_consume", "topic": topic, "group": group, "count": count, "assigned": assigned,
                           "timeout_ms": int(timeout * 1000)}, timeout=timeout + 60)
 
-    def list_groups(self) -> list[str]:
-        return self._run({"op": "list_groups"})
+    def group_rebalance(self, topic: str, group: str, partitions: int, *, protocol: str = "classic",
+                        assignor: str | None = None, timeout: float = 60.0) -> dict[str, Any]:
+        self._classic(protocol, assignor)
+        return self._run({"op": "group_rebalance", "topic": topic, "group": group, "partitions": partitions,
+                          "timeout_ms": int(timeout * 1000)}, timeout=timeout + 60)
 
-    def describe_groups(self, groups: list[str]) -> dict[str, Any]:
-        return self._run({"op": "describe_groups", "groups": groups})
+    def describe_groups(self, groups: list[str], *, protocol: str = "classic") -> dict[str, Any]:
+        self._classic(protocol, None)
+        return {group: {"error": _code_name(d["error_code"])} if "error_code" in d else d
+                for group, d in self._run({"op": "describe_groups", "groups": groups}).items()}
+
+    def list_groups(self) -> dict[str, dict[str, Any]]:
+        return self._run({"op": "list_groups"})
 
     def delete_groups(self, groups: list[str]) -> dict[str, str | None]:
         return self._run({"op": "delete_groups", "groups": groups})
@@ -170,3 +230,13 @@ class KafkajsAdapter(Adapter):
     def group_offsets(self, group: str, topic: str) -> dict[str, Any]:
         return self._run({"op": "group_offsets", "group": group, "topic": topic})
 
+    def produce_transaction(self, topic: str, records: list[dict[str, Any]], *, transactional_id: str,
+                            commit: bool) -> list[dict[str, Any]]:
+        config = {"idempotent": True, "acks": -1, "maxInFlightRequests": 1, "transactionalId": transactional_id}
+        return self._produce(topic, records, config, {"commit": commit})
+
+    def transform(self, source: str, target: str, group: str, count: int, *, transactional_id: str, commit: bool,
+                  timeout: float = 30.0) -> dict[str, Any]:
+        return self._run({"op": "transform", "source": source, "target": target, "group": group, "count": count,
+                          "transactional_id": transactional_id, "commit": commit, "timeout_ms": int(timeout * 1000)},
+                         timeout=timeout + 60)

@@ -19,28 +19,30 @@
 //   delete_topics     topics: [name] -> {name: null | {error, message}}
 //   create_partitions topic, count -> null
 //   describe_configs  topic -> [{name, value, source, default, read_only, sensitive, synonyms}]
-//   alter_configs     topic, set: {}, delete: [] -> null (kafkajs has only the legacy
-//                     AlterConfigs, which replaces a topic's whole config: the driver sends
-//                     the topic's current overrides with the changes applied, as a kafkajs
-//                     user would)
+//   alter_configs     topic, set: {} -> null (the legacy AlterConfigs: kafkajs has no
+//                     IncrementalAlterConfigs)
 //   describe_cluster  -> {cluster_id, controller, nodes: [{id, host, port}]}
 //   produce           topic, config: {}, records: [...], transaction: null | {commit: bool,
 //                     offsets: null | {group, topic, partitions: {p: offset}}}
 //                     -> [{partition, offset, timestamp}] (offsets from each partition's
 //                     base offset: kafkajs reports one per partition and batch)
-//   consume           topic, partition, offset (number, "earliest" or "latest"), count,
-//                     timeout_ms, config: {} -> [{partition, offset, timestamp,
-//                     timestamp_type: null, key, value, headers}] (kafkajs has no consumer
-//                     without a group, nor timestamp types: a fresh group, then a seek)
+//   consume           topic, partition, offset (a number to seek to, "earliest", "latest" or null:
+//                     the reset policy decides), reset ("earliest" | "latest"), count, timeout_ms,
+//                     config: {kafkajs consumer options} -> [{partition, offset, timestamp,
+//                     timestamp_type: null, key, value, headers}] (kafkajs has no consumer without
+//                     a group, nor timestamp types: a fresh group, then a seek)
 //   offsets           topic, partitions, times -> {beginning, end, for_times}
 //                     (fetchTopicOffsets, fetchTopicOffsetsByTimestamp)
-//   group_consume     topic, group, protocol ("classic" only), count, assigned, timeout_ms,
-//                     config: {} -> {assigned, records: [{partition, offset, value}], committed}
-//   list_groups       -> sorted group ids                                    (not in Java's)
-//   describe_groups   groups: [id] -> {id: {error, state, protocol_type, protocol,
-//                     members: [{client_id, assignment: {topic: [p]}}]}}     (not in Java's)
-//   delete_groups     groups: [id] -> {id: null | error name}                (not in Java's)
-//   group_offsets     group, topic -> {p: {committed, end, lag}}              (not in Java's)
+//   group_consume     topic, group, count, assigned, timeout_ms -> {assigned, records:
+//                     [{partition, offset, value}], committed} (the classic protocol only)
+//   group_rebalance   topic, group, partitions, timeout_ms -> {first, a, b, a_revoked, a_lost}
+//   list_groups       -> {id: {state, group_type, protocol_type}} (ListGroups v0-v2: no state)
+//   describe_groups   groups: [id] -> {id: {state, protocol_type, protocol, members:
+//                     [{client_id, assigned: [[topic, p]]}]} | {error_code}}
+//   delete_groups     groups: [id] -> {id: null | error name}
+//   group_offsets     group, topic -> {committed: {p: offset}, lag: {p: end - committed}}
+//   transform         source, target, group, count, transactional_id, commit, timeout_ms
+//                     -> {records: [{partition, offset, value}], committed: bool}
 //
 // Producer config keys are kafkajs's own: acks, timeout, compression (send options),
 // retries, partitioner ("default" | "legacy") and any kafkajs producer option
@@ -127,6 +129,12 @@ function errorName(e) {
 const b64 = value => (value == null ? null : Buffer.from(value).toString('base64'))
 const bytes = value => (value == null ? null : Buffer.from(value, 'base64'))
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
+const assignedPairs = assignment => {
+  if (!assignment || !assignment.length) return []
+  const decoded = AssignerProtocol.MemberAssignment.decode(assignment).assignment
+  return Object.entries(decoded).flatMap(([topic, partitions]) => partitions.map(p => [topic, p]))
+    .sort((a, b) => (a[0] === b[0] ? a[1] - b[1] : a[0] < b[0] ? -1 : 1))
+}
 const byPartition = entries => Object.fromEntries([...entries].sort((a, b) => a[0] - b[0]).map(([p, v]) => [String(p), v]))
 
 async function until(condition, deadline) {
@@ -192,10 +200,12 @@ class Driver {
       case 'consume': return this.consume(command)
       case 'offsets': return this.offsets(command)
       case 'group_consume': return this.groupConsume(command)
-      case 'list_groups': return (await (await this.admin()).listGroups()).groups.map(g => g.groupId).sort()
+      case 'group_rebalance': return this.groupRebalance(command)
+      case 'list_groups': return this.listGroups()
       case 'describe_groups': return this.describeGroups(command)
       case 'delete_groups': return this.deleteGroups(command)
       case 'group_offsets': return this.groupOffsets(command.group, command.topic)
+      case 'transform': return this.transform(command)
       default: throw new DriverError('UNSUPPORTED', `unknown op ${command.op}`)
     }
   }
@@ -269,19 +279,14 @@ class Driver {
     }))
   }
 
+  // kafkajs has only the legacy AlterConfigs: `set` becomes the topic's whole override set.
   async alterConfigs(command) {
-    const admin = await this.admin()
-    const current = await this.describeConfigs(command)
-    // configSource 1 is DYNAMIC_TOPIC_CONFIG: the topic's own overrides.
-    const overrides = Object.fromEntries(current.filter(e => e.source === 1).map(e => [e.name, e.value]))
-    for (const name of command.delete || []) delete overrides[name]
-    Object.assign(overrides, command.set || {})
-    await admin.alterConfigs({
+    await (await this.admin()).alterConfigs({
       validateOnly: false,
       resources: [{
         type: ConfigResourceTypes.TOPIC,
         name: command.topic,
-        configEntries: Object.entries(overrides).map(([name, value]) => ({ name, value })),
+        configEntries: Object.entries(command.set || {}).map(([name, value]) => ({ name, value })),
       }],
     })
     return null
@@ -296,21 +301,24 @@ class Driver {
     }
   }
 
+  async listGroups() {
+    const { groups } = await (await this.admin()).listGroups()
+    return Object.fromEntries(groups.map(g => [g.groupId, { state: null, group_type: null, protocol_type: g.protocolType }]))
+  }
+
   async describeGroups(command) {
     const { groups } = await (await this.admin()).describeGroups(command.groups)
     const out = {}
     for (const g of groups) {
+      if (g.errorCode) {
+        out[g.groupId] = { error_code: g.errorCode }
+        continue
+      }
       out[g.groupId] = {
-        error: g.errorCode ? `ERROR_${g.errorCode}` : null,
         state: g.state,
         protocol_type: g.protocolType,
         protocol: g.protocol,
-        members: g.members.map(m => ({
-          client_id: m.clientId,
-          assignment: m.memberAssignment && m.memberAssignment.length
-            ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment).assignment
-            : {},
-        })),
+        members: g.members.map(m => ({ client_id: m.clientId, assigned: assignedPairs(m.memberAssignment) })),
       }
     }
     return out
@@ -331,15 +339,16 @@ class Driver {
     return out
   }
 
+  // Partitions without a committed offset are left out, as Kafka's admin clients do.
   async groupOffsets(group, topic) {
     const admin = await this.admin()
-    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] })
+    const [fetched] = await admin.fetchOffsets({ groupId: group, topics: [topic] })
     const ends = new Map((await admin.fetchTopicOffsets(topic)).map(p => [p.partition, Number(p.high)]))
-    return byPartition(committed.partitions.map(p => {
-      const offset = Number(p.offset)
-      const end = ends.get(p.partition)
-      return [p.partition, offset < 0 ? { committed: null, end, lag: null } : { committed: offset, end, lag: end - offset }]
-    }))
+    const committed = fetched.partitions.filter(p => Number(p.offset) >= 0).map(p => [p.partition, Number(p.offset)])
+    return {
+      committed: byPartition(committed),
+      lag: byPartition(committed.map(([p, offset]) => [p, ends.get(p) - offset])),
+    }
   }
 
   // -- producer and consumer ----------------------------------------------------
@@ -436,7 +445,10 @@ class Driver {
     const consumer = this.consumer(`kwire-compat-read-${crypto.randomBytes(6).toString('hex')}`, command.config || {})
     await consumer.connect()
     try {
-      await consumer.subscribe({ topics: [topic], fromBeginning: offset !== 'latest' })
+      // fromBeginning is kafkajs's reset policy (earliest or latest), for a group without a
+      // committed offset and for an out-of-range one.
+      const earliest = offset === 'earliest' || (offset !== 'latest' && command.reset !== 'latest')
+      await consumer.subscribe({ topics: [topic], fromBeginning: earliest })
       await consumer.run({
         autoCommit: false,
         eachMessage: async ({ partition: p, message }) => {
@@ -483,44 +495,118 @@ class Driver {
     return out
   }
 
+  // A member of `group` subscribed to `topic` (assigned: its partitions after each join).
+  async member(group, topic, eachMessage) {
+    const consumer = this.consumer(group, {})
+    const member = { consumer, assigned: null, joins: [], revoked: [] }
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      member.assigned = [...(payload.memberAssignment[topic] || [])].sort((a, b) => a - b)
+      member.joins.push(member.assigned)
+    })
+    // kafkajs's assignment is eager: at a rebalance it gives up every partition it owns.
+    consumer.on(consumer.events.REBALANCING, () => {
+      if (member.assigned) member.revoked.push(...member.assigned)
+    })
+    await consumer.connect()
+    await consumer.subscribe({ topics: [topic], fromBeginning: true })
+    await consumer.run({ autoCommit: false, eachMessage: eachMessage || (async () => {}) })
+    return member
+  }
+
   async groupConsume(command) {
     const { topic, group, count } = command
-    if ((command.protocol || 'classic') !== 'classic') {
-      throw new DriverError('UNSUPPORTED', 'kafkajs speaks only the classic group protocol')
-    }
     const deadline = Date.now() + (command.timeout_ms || 30000)
-    const consumer = this.consumer(group, command.config || {})
-    let assigned = []
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      assigned = [...(payload.memberAssignment[topic] || [])].sort((a, b) => a - b)
-    })
     const records = []
     const toCommit = new Map()
-    await consumer.connect()
+    const member = await this.member(group, topic, async ({ partition, message }) => {
+      if (records.length >= count) return
+      records.push({ partition, offset: Number(message.offset), value: message.value == null ? null : message.value.toString() })
+      toCommit.set(partition, Number(message.offset) + 1)
+    })
     try {
-      await consumer.subscribe({ topics: [topic], fromBeginning: true })
-      await consumer.run({
-        autoCommit: false,
-        eachMessage: async ({ partition, message }) => {
-          if (records.length >= count) return
-          records.push({ partition, offset: Number(message.offset), value: message.value == null ? null : message.value.toString() })
-          toCommit.set(partition, Number(message.offset) + 1)
-        },
-      })
-      const wantedAssigned = command.assigned
-      await until(() => records.length >= count && (wantedAssigned == null || assigned.length === wantedAssigned), deadline)
+      const wanted = command.assigned
+      await until(() => records.length >= count && member.assigned !== null
+        && (wanted == null || member.assigned.length === wanted), deadline)
       // Only the taken records are committed (a fetch may hand over more than count).
       if (toCommit.size) {
-        await consumer.commitOffsets([...toCommit].map(([partition, offset]) => ({ topic, partition, offset: String(offset) })))
+        await member.consumer.commitOffsets([...toCommit].map(([partition, offset]) => ({ topic, partition, offset: String(offset) })))
       }
-      const committed = await this.groupOffsets(group, topic)
+      const { committed } = await this.groupOffsets(group, topic)
+      const assigned = member.assigned || []
       return {
         assigned,
         records,
-        committed: byPartition(assigned.map(p => [p, committed[String(p)] ? committed[String(p)].committed : null])),
+        committed: byPartition(assigned.filter(p => String(p) in committed).map(p => [p, committed[String(p)]])),
       }
     } finally {
-      await consumer.disconnect()
+      await member.consumer.disconnect()
+    }
+  }
+
+  async groupRebalance(command) {
+    const { topic, group, partitions } = command
+    const deadline = Date.now() + (command.timeout_ms || 60000)
+    const a = await this.member(group, topic)
+    let b = null
+    try {
+      if (!await until(() => a.assigned && a.assigned.length === partitions, deadline)) {
+        throw new DriverError('REQUEST_TIMED_OUT', `member a holds ${JSON.stringify(a.assigned)}, not all ${partitions}`)
+      }
+      const first = a.assigned
+      b = await this.member(group, topic)
+      const split = () => a.assigned && b.assigned && a.assigned.length > 0 && b.assigned.length > 0
+        && a.assigned.length + b.assigned.length === partitions
+        && new Set([...a.assigned, ...b.assigned]).size === partitions
+      if (!await until(split, deadline)) {
+        throw new DriverError('REQUEST_TIMED_OUT', `a holds ${JSON.stringify(a.assigned)}, b ${JSON.stringify(b.assigned)}`)
+      }
+      return { first, a: a.assigned, b: b.assigned, a_revoked: [...new Set(a.revoked)].sort((x, y) => x - y), a_lost: [] }
+    } finally {
+      if (b) await b.consumer.disconnect()
+      await a.consumer.disconnect()
+    }
+  }
+
+  // Consume-transform-produce: `count` records of `source` (read_committed, kafkajs's
+  // default) copied to the same partitions of `target` in one transaction that also
+  // commits the group's offsets after them (sendOffsets: AddOffsetsToTxn, TxnOffsetCommit).
+  async transform(command) {
+    const { source, target, group, count } = command
+    const deadline = Date.now() + (command.timeout_ms || 30000)
+    const records = []
+    const member = await this.member(group, source, async ({ partition, message }) => {
+      if (records.length < count) records.push({ partition, offset: Number(message.offset), key: message.key, value: message.value })
+    })
+    try {
+      if (!await until(() => records.length >= count, deadline)) {
+        throw new DriverError('REQUEST_TIMED_OUT', `read ${records.length} of ${count} records`)
+      }
+      const producer = this.kafka.producer({ transactionalId: command.transactional_id, idempotent: true, maxInFlightRequests: 1 })
+      await producer.connect()
+      try {
+        const txn = await producer.transaction()
+        try {
+          await txn.send({ topic: target, acks: -1, messages: records.map(r => ({ partition: r.partition, key: r.key, value: r.value })) })
+          const next = new Map()
+          for (const r of records) next.set(r.partition, Math.max(next.get(r.partition) || 0, r.offset + 1))
+          await txn.sendOffsets({
+            consumerGroupId: group,
+            topics: [{ topic: source, partitions: [...next].map(([partition, offset]) => ({ partition, offset: String(offset) })) }],
+          })
+        } catch (e) {
+          await txn.abort()
+          throw e
+        }
+        await (command.commit ? txn.commit() : txn.abort())
+      } finally {
+        await producer.disconnect()
+      }
+      return {
+        records: records.map(r => ({ partition: r.partition, offset: r.offset, value: r.value == null ? null : r.value.toString() })),
+        committed: Boolean(command.commit),
+      }
+    } finally {
+      await member.consumer.disconnect()
     }
   }
 }
