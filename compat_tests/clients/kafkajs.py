@@ -185,8 +185,8 @@ class KafkajsAdapter(Adapter):
 
     def consume_from(self, topic: str, partition: int, start: int | None, count: int, *, reset: str = "none",
                      max_wait_ms: int = 100, timeout: float = 10.0) -> list[dict[str, Any]]:
-        if reset not in ("earliest", "latest"):
-            raise Unsupported(f"kafkajs: no auto.offset.reset={reset} (it always resets: fromBeginning or the latest)")
+        if reset == "none" and start is None:
+            raise Unsupported("kafkajs: no auto.offset.reset=none (it always resets: fromBeginning or the latest)")
         return self._consume(topic, partition, start, count, timeout, reset=reset, config={"maxWaitTimeInMs": max_wait_ms})
 
     def consume_isolated(self, topic: str, partition: int, offset: int, count: int, *, isolation: str,

@@ -27,7 +27,8 @@
 //                     -> [{partition, offset, timestamp}] (offsets from each partition's
 //                     base offset: kafkajs reports one per partition and batch)
 //   consume           topic, partition, offset (a number to seek to, "earliest", "latest" or null:
-//                     the reset policy decides), reset ("earliest" | "latest"), count, timeout_ms,
+//                     the reset policy decides), reset ("earliest" | "latest" | "none": only for
+//                     an offset in range, kafkajs always resets), count, timeout_ms,
 //                     config: {kafkajs consumer options} -> [{partition, offset, timestamp,
 //                     timestamp_type: null, key, value, headers}] (kafkajs has no consumer without
 //                     a group, nor timestamp types: a fresh group, then a seek)
@@ -107,7 +108,8 @@ function main() {
       } catch (e) {
         answer = { error: errorName(e), message: String(e && e.message) }
       }
-      process.stdout.write(JSON.stringify(answer) + '\n')
+      // Waits for the write: a large answer to a pipe is still going when process.exit runs.
+      await new Promise(resolve => process.stdout.write(JSON.stringify(answer) + '\n', resolve))
     }
     await driver.close()
     process.exit(0)
@@ -442,6 +444,12 @@ class Driver {
     const deadline = Date.now() + (command.timeout_ms || 20000)
     const out = []
     if (count <= 0) return out
+    if (command.reset === 'none' && typeof offset === 'number') {
+      const listed = (await (await this.admin()).fetchTopicOffsets(topic)).find(p => p.partition === partition)
+      if (!listed || offset < Number(listed.low) || offset > Number(listed.high)) {
+        throw new DriverError('UNSUPPORTED', 'kafkajs has no auto.offset.reset=none: it resets an out-of-range offset')
+      }
+    }
     const consumer = this.consumer(`kwire-compat-read-${crypto.randomBytes(6).toString('hex')}`, command.config || {})
     await consumer.connect()
     try {
