@@ -9,9 +9,9 @@ from compat_tests.scenarios import Context, Scenario
 
 IDEMPOTENT = {"java": {"enable.idempotence": "true", "acks": "all"}, "confluent": {"enable.idempotence": True, "acks": "all"},
               "kafka-python": {"enable_idempotence": True, "acks": "all"}, "aiokafka": {"enable_idempotence": True, "acks": "all"},
-              "kafkajs": {"idempotent": True, "acks": -1}}
+              "kafkajs": {"idempotent": True, "acks": -1}, "franz-go": {"idempotent": True, "acks": "all"}}
 TRANSACTIONAL = {"confluent": "transactional.id", "kafka-python": "transactional_id", "aiokafka": "transactional_id",
-                 "java": "transactional.id", "kafkajs": "transactionalId"}
+                 "java": "transactional.id", "kafkajs": "transactionalId", "franz-go": "transactional_id"}
 
 
 def idempotent_produce(ctx: Context) -> dict[str, Any]:
