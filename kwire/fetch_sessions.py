@@ -75,6 +75,8 @@ class PartitionResult:
     log_start_offset: int = -1
     records_size: int = 0
     data: object = None  # whatever the fetch handler needs to build the response
+    # read_committed: (producer id, first offset) of aborted transactions in the returned range
+    aborted_transactions: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def key(self) -> PartitionKey:

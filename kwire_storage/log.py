@@ -552,6 +552,19 @@ class Log:
             i += 1
         return segments[-1].log.slice(segments[-1].size, 0, offset)
 
+    def offset_after(self, records: FileSlice) -> int:
+        """The offset following the batches of a non-empty slice `read` returned: the upper
+        bound for their aborted transactions (Kafka's fetchUpperBoundOffset, but exact)."""
+        segments = self._segments
+        i = self._floor_segment_index(segments, records.base_offset)
+        segment = segments[i]
+        if segment.log.handle is not records.handle:
+            return self._next_offset  # the segment was replaced since: a bound that is still safe
+        header = segment.log.read_header(records.position + records.size)
+        if header is not None:
+            return header.base_offset
+        return segments[i + 1].base_offset if i + 1 < len(segments) else self._next_offset
+
     def read_bytes(self, offset: int, max_bytes: int, **kwargs: object) -> bytes:
         return self.read(offset, max_bytes, **kwargs).read()  # type: ignore[arg-type]
 

@@ -8,8 +8,16 @@ ReplicaManager applies them:
   the records before its offset. An offset outside [log start, log end]
   answers OFFSET_OUT_OF_RANGE.
 - Consumers read up to the high watermark (read_uncommitted) or the last
-  stable offset (read_committed; equal to the high watermark until
-  transactions land, issue 7).
+  stable offset (read_committed: nothing of a transaction that is still
+  open, nor anything after it). Every partition answers its LSO in
+  `last_stable_offset`.
+- read_committed answers carry `aborted_transactions`: (producer id, first
+  offset) of every aborted transaction overlapping the returned batches
+  (from the fetch offset to the offset after the last batch returned), from
+  the segments' transaction indexes. The consumer drops those producers'
+  transactional records from the first offset up to the abort marker, and
+  never shows control records. read_uncommitted sees everything, markers
+  included, and gets no list.
 - `max_bytes` bounds the response and `partition_max_bytes` each partition,
   except that the first batch of the first non-empty partition is returned
   whole even when larger (so a consumer can always make progress).
@@ -23,8 +31,7 @@ ReplicaManager applies them:
 - v13+ names topics by id; an unknown id answers UNKNOWN_TOPIC_ID.
 
 Not implemented yet: follower fetches (replica_id >= 0; replication is a
-later issue), preferred read replicas (KIP-392: always -1), aborted
-transactions (issue 7: always an empty list for read_committed).
+later issue), preferred read replicas (KIP-392: always -1).
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from kwire.handlers import handles
 FetchResponse = messages.FetchResponse
 TopicResponse = FetchResponse.cls.FetchableTopicResponse
 PartitionData = TopicResponse.PartitionData
+AbortedTransaction = PartitionData.AbortedTransaction
 
 READ_COMMITTED = 1
 
@@ -114,7 +122,7 @@ async def fetch(broker: Any, request: Any) -> Any:
                 high_watermark=result.high_watermark,
                 last_stable_offset=result.last_stable_offset,
                 log_start_offset=result.log_start_offset,
-                aborted_transactions=_aborted_transactions(result.error_code, isolation),
+                aborted_transactions=_aborted_transactions(result, isolation),
                 preferred_read_replica=-1,
                 records=result.data,
             )
@@ -132,16 +140,17 @@ async def fetch(broker: Any, request: Any) -> Any:
     return FetchResponse(throttle_time_ms=0, error_code=ErrorCode.NONE, session_id=context.session_id, responses=responses)
 
 
-def _aborted_transactions(error_code: int, isolation: int) -> list[Any] | None:
+def _aborted_transactions(result: PartitionResult, isolation: int) -> list[Any] | None:
     """As Kafka fills the field: partitions refused up front (unknown topic or
     partition, KafkaApis) carry an empty list; failed reads (ReplicaManager)
-    none; successful reads an empty list under read_committed (no aborted
-    transactions until issue 7), none under read_uncommitted."""
-    if error_code in (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.UNKNOWN_TOPIC_ID):
+    none; successful reads the aborted transactions under read_committed
+    (maybe none: an empty list), none under read_uncommitted."""
+    if result.error_code in (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.UNKNOWN_TOPIC_ID):
         return []
-    if error_code != ErrorCode.NONE:
+    if result.error_code != ErrorCode.NONE or isolation != READ_COMMITTED:
         return None
-    return [] if isolation == READ_COMMITTED else None
+    return [AbortedTransaction(producer_id=producer_id, first_offset=first_offset)
+            for producer_id, first_offset in result.aborted_transactions]
 
 
 def _read(broker: Any, partitions: list[FetchPartition], max_bytes: int, isolation: int) -> list[PartitionResult]:
@@ -167,7 +176,7 @@ def _read(broker: Any, partitions: list[FetchPartition], max_bytes: int, isolati
             result.error_code = ErrorCode.NOT_LEADER_OR_FOLLOWER
             continue
         result.high_watermark = log.high_watermark
-        result.last_stable_offset = log.high_watermark
+        result.last_stable_offset = log.last_stable_offset
         result.log_start_offset = log.log_start_offset
         if budget <= 0 and not min_one_message:
             continue
@@ -185,4 +194,6 @@ def _read(broker: Any, partitions: list[FetchPartition], max_bytes: int, isolati
             result.data = FileRegion(chunk.handle, chunk.position, chunk.size)
             budget -= chunk.size
             min_one_message = False
+            if isolation == READ_COMMITTED:
+                result.aborted_transactions = log.aborted_transactions(p.fetch_offset, min(upper, log.offset_after(chunk)))
     return results

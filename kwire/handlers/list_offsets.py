@@ -9,6 +9,11 @@ Per partition, by the requested timestamp:
      storage here, so offset -1, as Kafka answers without remote storage;
   t >= 0: the first record whose timestamp is >= t, exactly, even inside a
      batch; none: offset -1 and timestamp -1.
+A record found by timestamp (t >= 0 or -3) at or past the last fetchable
+offset (the last stable offset for read_committed, else the high
+watermark) is not answered: offset -1 and timestamp -1, as Kafka's
+ReplicaManager filters it, so read_committed never learns of an open
+transaction's records.
 A special timestamp asked for below the version that introduced it, or any
 other negative timestamp, answers UNSUPPORTED_VERSION, as Kafka 4.4 does.
 v4+: `current_leader_epoch` is checked as in Fetch.
@@ -64,9 +69,9 @@ def _lookup(broker: Any, image: Any, topic: str, p: Any, isolation: int, version
     timestamp = p.timestamp
     if timestamp < 0 and version < SINCE_VERSION.get(timestamp, 2**31):
         return answer(ErrorCode.UNSUPPORTED_VERSION)
+    last_fetchable = log.last_stable_offset if isolation == READ_COMMITTED else log.high_watermark
     if timestamp == LATEST:
-        # The last stable offset equals the high watermark until transactions land.
-        return answer(offset=log.high_watermark, epoch=partition.leader_epoch)
+        return answer(offset=last_fetchable, epoch=partition.leader_epoch)
     if timestamp in (EARLIEST, EARLIEST_LOCAL):
         start = log.log_start_offset
         epoch = log.leader_epoch_cache.epoch_for_offset(start)
@@ -74,6 +79,6 @@ def _lookup(broker: Any, image: Any, topic: str, p: Any, isolation: int, version
     if timestamp in (LATEST_TIERED, EARLIEST_PENDING_UPLOAD):
         return answer()
     found = log.largest_timestamp() if timestamp == MAX_TIMESTAMP else log.offset_for_timestamp(timestamp)
-    if found is None or found.offset >= log.high_watermark:
+    if found is None or found.offset >= last_fetchable:
         return answer()
     return answer(timestamp=found.timestamp, offset=found.offset, epoch=-1 if found.leader_epoch is None else found.leader_epoch)

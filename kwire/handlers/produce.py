@@ -30,7 +30,12 @@ producer_state.py) from its header: a retry of one of the producer's last 5
 batches is answered NONE with the original offsets (Kafka 2.x+, no
 DUPLICATE_SEQUENCE_NUMBER), a sequence gap OUT_OF_ORDER_SEQUENCE_NUMBER, an
 older epoch INVALID_PRODUCER_EPOCH; an unknown producer is accepted at any
-sequence (KIP-360: no UNKNOWN_PRODUCER_ID).
+sequence (KIP-360: no UNKNOWN_PRODUCER_ID). As Kafka's LogValidator, a
+client may not write control batches (markers come from the transaction
+coordinator), and a batch with a producer id needs a sequence: both
+INVALID_RECORD, as is a batch whose record count disagrees with its offset
+range. A producer with an open transaction that sends a non-transactional
+batch gets INVALID_TXN_STATE.
 
 Not implemented yet (issue 7): transactional producer checks (the
 transaction coordinator, markers, verification of transactional batches).
@@ -49,10 +54,17 @@ from kwire_protocol.records.batch import MAGIC, NO_TIMESTAMP, split_batches
 from kwire_protocol.records.builder import build_batch
 from kwire_protocol.records.compression import GZIP, LZ4, NONE, SNAPPY, ZSTD
 from kwire_protocol.records.record import NewRecord
-from kwire_storage.errors import InvalidProducerEpochError, KafkaStorageError, OutOfOrderSequenceError, RecordBatchTooLargeError
+from kwire_storage.errors import (
+    InvalidProducerEpochError,
+    InvalidTxnStateError,
+    KafkaStorageError,
+    OutOfOrderSequenceError,
+    RecordBatchTooLargeError,
+)
 
 from kwire.handlers import CLOSE_CONNECTION, handles
 from kwire.topics import is_internal
+from kwire.transactions import verification
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +79,10 @@ RecordError = PartitionResponse.BatchIndexAndErrorMessage
 
 
 @handles(ApiKey.PRODUCE, advertised_min_version=0)
-def produce(broker: Any, request: Any) -> Any:
+def produce(broker: Any, request: Any, refused: dict[tuple[str, int], int] | None = None) -> Any:
+    """`refused`: partitions the transaction checks refused, with their errors."""
+    if refused is None and verification.needs_verification(request):
+        return _verified_produce(broker, request)
     body = request.body
     version = request.version
     image = broker.image
@@ -82,6 +97,8 @@ def produce(broker: Any, request: Any) -> Any:
             elif topic is None:
                 error = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION if version < 13 else ErrorCode.UNKNOWN_TOPIC_ID
                 result = None
+            elif refused and (topic.name, data.index) in refused:
+                error, result = refused[(topic.name, data.index)], None
             else:
                 error, result = _append(broker, topic, data.index, data.records, version)
             partitions.append(_partition_response(data.index, error, result))
@@ -90,6 +107,11 @@ def produce(broker: Any, request: Any) -> Any:
         failed = any(p.error_code for t in responses for p in t.partition_responses)
         return CLOSE_CONNECTION if failed else None
     return ProduceResponse(responses=responses, throttle_time_ms=0)
+
+
+async def _verified_produce(broker: Any, request: Any) -> Any:
+    """Transactional batches pass the transaction coordinator's checks first (kwire/transactions/verification.py)."""
+    return produce(broker, request, await verification.verify(broker, request))
 
 
 def _append(broker: Any, topic: Any, index: int, records: Any, version: int) -> tuple[int, Any]:
@@ -118,6 +140,9 @@ def _append(broker: Any, topic: Any, index: int, records: Any, version: int) -> 
     except InvalidProducerEpochError as e:
         log.debug("%s-%d: %s", topic.name, index, e)
         return ErrorCode.INVALID_PRODUCER_EPOCH, Rejection(ErrorCode.INVALID_PRODUCER_EPOCH, str(e))
+    except InvalidTxnStateError as e:
+        log.debug("%s-%d: %s", topic.name, index, e)
+        return ErrorCode.INVALID_TXN_STATE, None
     except KafkaStorageError as e:
         log.error("append to %s-%d failed: %s", topic.name, index, e)
         return ErrorCode.KAFKA_STORAGE_ERROR, None
@@ -147,6 +172,9 @@ def _validate(records: Any, version: int, config: Any, now_ms: int, topic: str, 
     if len(batches) != 1 or batches[0].magic != MAGIC:
         return Rejection(ErrorCode.INVALID_RECORD), None
     batch = batches[0]
+    if (batch.is_control or batch.records_count <= 0 or batch.records_count != batch.last_offset_delta + 1
+            or (batch.producer_id >= 0 and batch.base_sequence < 0)):
+        return Rejection(ErrorCode.INVALID_RECORD), None
     if batch.compression == ZSTD and version < 7:
         return Rejection(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE), None
     if batch.size > config.max_message_bytes:
