@@ -46,6 +46,7 @@ from kwire.handlers import load_handlers
 from kwire.partitions import PartitionManager
 from kwire.producer_ids import ProducerIdManager
 from kwire.topic_admin import TopicRequest, create_topics
+from kwire.transactions.runner import TransactionCoordinatorRunner
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class Broker:
         self.cleaner: LogCleaner | None = None
         self.bound: list[Listener] = []
         self.group_coordinator: GroupCoordinatorRunner | None = None
+        self.transaction_coordinator: TransactionCoordinatorRunner | None = None
         self._image: MetadataImage | None = None
         self._image_changed = asyncio.Event()
         self._servers: list[asyncio.base_events.Server] = []
@@ -174,6 +176,9 @@ class Broker:
         # answer COORDINATOR_LOAD_IN_PROGRESS (kwire/groups/loader.py).
         self.group_coordinator = GroupCoordinatorRunner(self)
         self.group_coordinator.start()
+        # Likewise transactional ids from __transaction_state (kwire/transactions/runner.py).
+        self.transaction_coordinator = TransactionCoordinatorRunner(self)
+        self.transaction_coordinator.start()
         self.quorum.subscribe(lambda image: self._loop.call_soon_threadsafe(self._apply_image, image))  # type: ignore[union-attr]
         self._start_background_work()
         log.info("kwire node %d listening on %s", self.node_id, ", ".join(f"{b.name}://{b.host}:{b.port}" for b in self.bound))
@@ -249,6 +254,8 @@ class Broker:
             await asyncio.wait(pending, timeout=5)
         for server in self._servers:
             await server.wait_closed()
+        if self.transaction_coordinator is not None:
+            await self.transaction_coordinator.stop()
         if self.group_coordinator is not None:
             await self.group_coordinator.stop()
         if self.cleaner is not None:

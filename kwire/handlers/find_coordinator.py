@@ -7,11 +7,9 @@ COORDINATOR_NOT_AVAILABLE and lets the client retry, kwire waits (bounded)
 for the creation and answers with the coordinator at once. See
 kwire/groups/loader.py for the replication factor.
 
-Transaction keys (key type 1): kwire has no transaction coordinator yet
-(issue 7), so they get COORDINATOR_NOT_AVAILABLE, which is what Kafka
-answers while it cannot create __transaction_state; clients retry. A
-broker attribute `transaction_coordinator` with an async
-`find_coordinator(key) -> (error, node_id)` takes over when it exists.
+Transaction keys (key type 1): the coordinator is the leader of the
+transactional id's __transaction_state partition, created on the first
+such request in the same way (kwire/transactions/runner.py).
 Other key types (share, 2) get INVALID_REQUEST.
 
 v0-3 carry one key; v4+ a batch (`coordinator_keys`), each answered in
@@ -67,7 +65,7 @@ async def _find(broker: Any, key_type: int, key: str) -> tuple[int, int, str, in
             return error, -1, "", -1
         node = _leader_of(broker, runner.coordinator.partition_for(key))
     elif key_type == TRANSACTION_KEY:
-        txn = getattr(broker, "transaction_coordinator", None)
+        txn = broker.transaction_coordinator
         if txn is None:
             return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, "", -1
         error, node = await txn.find_coordinator(key)

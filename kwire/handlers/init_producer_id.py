@@ -1,4 +1,5 @@
-"""InitProducerId (api key 22), versions 0-5 (v6 is unstable in Kafka 4.4).
+"""InitProducerId (api key 22), versions 0-5 (v6, KIP-939 two-phase commit,
+is unstable in Kafka 4.4 and not served).
 
 Idempotent producers (no transactional id) get a fresh producer id at epoch
 0 on every call, at every version: Kafka's TransactionCoordinator
@@ -9,15 +10,16 @@ id and bumps the epoch locally; the broker's producer state accepts the new
 epoch at sequence 0 (kwire_storage producer_state.py). Versions 0 and 1
 (aiokafka, kafkajs) differ from the newer ones only in their encoding.
 
-With a transactional id, as Kafka checks before the coordinator: an empty
-id is INVALID_REQUEST, a transaction.timeout.ms of 0 or above
-transaction.max.timeout.ms is INVALID_TRANSACTION_TIMEOUT.
-
-Not implemented yet (issue 7): transactional ids themselves (answered
-COORDINATOR_NOT_AVAILABLE until the transaction coordinator exists, since
-FindCoordinator for transactions is not served either), and with them the
-v3+ epoch bump of a transactional producer that names its current id and
-epoch.
+With a transactional id the transaction coordinator answers
+(kwire/transactions/coordinator.py): an empty id is INVALID_REQUEST, a
+transaction.timeout.ms of 0 or above transaction.max.timeout.ms
+INVALID_TRANSACTION_TIMEOUT; the id keeps its producer id and gets the
+next epoch, fencing the previous producer (an ongoing transaction of it is
+aborted first: CONCURRENT_TRANSACTIONS until then). v3+ (KIP-360) name the
+producer's current id and epoch to bump them; a producer id without an
+epoch or the reverse is INVALID_REQUEST. Before v4, PRODUCER_FENCED is
+answered INVALID_PRODUCER_EPOCH, which older clients know (as Kafka's
+KafkaApis does).
 """
 
 from __future__ import annotations
@@ -34,21 +36,29 @@ from kwire.handlers import handles
 InitProducerIdResponse = messages.InitProducerIdResponse
 
 
-def _error(code: int) -> Any:
+def _error(code: int, version: int) -> Any:
+    if version < 4 and code == ErrorCode.PRODUCER_FENCED:
+        code = ErrorCode.INVALID_PRODUCER_EPOCH
     return InitProducerIdResponse(error_code=code, producer_id=-1, producer_epoch=-1, throttle_time_ms=0)
 
 
 @handles(ApiKey.INIT_PRODUCER_ID)
 async def init_producer_id(broker: Any, request: Any) -> Any:
     body = request.body
+    version = request.version
+    if (body.producer_id == -1) != (body.producer_epoch == -1):
+        return _error(ErrorCode.INVALID_REQUEST, version)
     if body.transactional_id is not None:
-        if body.transactional_id == "":
-            return _error(ErrorCode.INVALID_REQUEST)
-        if not 0 < body.transaction_timeout_ms <= broker.config["transaction.max.timeout.ms"]:
-            return _error(ErrorCode.INVALID_TRANSACTION_TIMEOUT)
-        return _error(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+        runner = getattr(broker, "transaction_coordinator", None)
+        if runner is None:
+            return _error(ErrorCode.COORDINATOR_NOT_AVAILABLE, version)
+        expected = None if body.producer_id == -1 else (body.producer_id, body.producer_epoch)
+        error, producer_id, epoch = await runner.coordinator.init_producer_id(body.transactional_id, body.transaction_timeout_ms, expected)
+        if error != ErrorCode.NONE:
+            return _error(error, version)
+        return InitProducerIdResponse(error_code=ErrorCode.NONE, producer_id=producer_id, producer_epoch=epoch, throttle_time_ms=0)
     try:
         producer_id = await broker.producer_ids.next_id()
     except (asyncio.TimeoutError, Exception):
-        return _error(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+        return _error(ErrorCode.COORDINATOR_NOT_AVAILABLE, version)
     return InitProducerIdResponse(error_code=ErrorCode.NONE, producer_id=producer_id, producer_epoch=0, throttle_time_ms=0)

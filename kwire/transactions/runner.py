@@ -1,0 +1,250 @@
+"""The transaction coordinator inside the broker: __transaction_state,
+loading, markers, timeouts.
+
+`TransactionCoordinatorRunner` connects the `TransactionCoordinator` to the
+broker:
+
+* __transaction_state is created on the first FindCoordinator for a
+  transactional id (as Kafka does) with transaction.state.log.num.partitions
+  partitions, cleanup.policy=compact, compression.type=uncompressed,
+  segment.bytes=transaction.state.log.segment.bytes and
+  min.insync.replicas=transaction.state.log.min.isr. Its replication factor
+  is capped to the live brokers, for the reason given in
+  kwire/groups/loader.py for __consumer_offsets.
+* A transactional id's coordinator is the leader of its partition
+  (abs(String.hashCode) % partitions); the partition's leader epoch is the
+  coordinator epoch written into markers.
+* Records go to __transaction_state as one uncompressed batch per write,
+  committed before the coordinator goes on (this node is the only in-sync
+  replica).
+* At start, each partition led here is read from its log start to its end
+  in a worker thread and replayed on the loop; until then its transactional
+  ids answer COORDINATOR_LOAD_IN_PROGRESS. Transactions found in
+  PrepareCommit/PrepareAbort get their markers (again) and complete.
+* `write_marker` is the one marker writer, shared with WriteTxnMarkers: a
+  control batch through PartitionManager.append_marker; after a marker in a
+  __consumer_offsets partition the group coordinator commits or drops the
+  producer's pending transactional offsets.
+* Every transaction.abort.timed.out.transaction.cleanup.interval.ms,
+  transactions older than their timeout are aborted; every
+  transaction.remove.expired.transaction.cleanup.interval.ms, idle
+  transactional ids expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from kwire_protocol.error_codes import ErrorCode
+from kwire_protocol.errors import CorruptRecordError
+from kwire_protocol.records.batch import split_batches
+from kwire_protocol.records.builder import build_batch
+from kwire_protocol.records.record import NewRecord
+from kwire_storage.errors import (
+    InvalidProducerEpochError,
+    KafkaStorageError,
+    RecordBatchTooLargeError,
+    TransactionCoordinatorFencedError,
+)
+from kwire_storage.log import Log
+
+from kwire.topic_admin import TopicRequest, create_topics
+from kwire.topics import GROUP_METADATA_TOPIC, TRANSACTION_STATE_TOPIC
+from kwire.transactions.coordinator import TransactionConfig, TransactionCoordinator
+from kwire.transactions.metadata import TopicPartition
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK_BYTES = 1 << 20
+CREATE_TIMEOUT_S = 10.0
+
+
+def write_marker(broker: Any, partition: TopicPartition, producer_id: int, producer_epoch: int, coordinator_epoch: int, commit: bool) -> int:
+    """Write one transaction marker here; Kafka's error code for it.
+    UNKNOWN_TOPIC_OR_PARTITION: the partition does not exist (deleted topic)."""
+    topic_name, index = partition
+    topic = broker.image.topic(topic_name)
+    state = topic.partition(index) if topic is not None else None
+    if state is None:
+        return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    if state.leader != broker.node_id:
+        return ErrorCode.NOT_LEADER_OR_FOLLOWER
+    try:
+        broker.partitions.append_marker(topic_name, index, producer_id, producer_epoch, coordinator_epoch, commit, state.leader_epoch)
+    except KeyError:
+        return ErrorCode.NOT_LEADER_OR_FOLLOWER
+    except InvalidProducerEpochError:
+        return ErrorCode.INVALID_PRODUCER_EPOCH
+    except TransactionCoordinatorFencedError:
+        return ErrorCode.TRANSACTION_COORDINATOR_FENCED
+    except KafkaStorageError as e:
+        log.error("marker to %s-%d failed: %s", topic_name, index, e)
+        return ErrorCode.KAFKA_STORAGE_ERROR
+    if topic_name == GROUP_METADATA_TOPIC and broker.group_coordinator is not None:
+        broker.group_coordinator.on_transaction_marker(index, producer_id, commit)
+    return ErrorCode.NONE
+
+
+class BrokerMarkers:
+    def __init__(self, broker: Any) -> None:
+        self.broker = broker
+
+    def write(self, partition: TopicPartition, producer_id: int, producer_epoch: int, coordinator_epoch: int, commit: bool) -> int:
+        return write_marker(self.broker, partition, producer_id, producer_epoch, coordinator_epoch, commit)
+
+
+class TransactionStateLog:
+    def __init__(self, broker: Any) -> None:
+        self.broker = broker
+
+    async def append(self, partition: int, records: list[tuple[bytes, bytes | None]]) -> int:
+        broker = self.broker
+        topic = broker.image.topic(TRANSACTION_STATE_TOPIC)
+        state = topic.partition(partition) if topic is not None else None
+        if state is None:
+            return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        if state.leader != broker.node_id:
+            return ErrorCode.NOT_LEADER_OR_FOLLOWER
+        now = broker.clock_ms()
+        batch = build_batch([NewRecord(key, value, timestamp=now) for key, value in records])
+        try:
+            broker.partitions.append(TRANSACTION_STATE_TOPIC, partition, batch, state.leader_epoch)
+        except KeyError:
+            return ErrorCode.NOT_LEADER_OR_FOLLOWER
+        except RecordBatchTooLargeError:
+            return ErrorCode.RECORD_LIST_TOO_LARGE
+        except KafkaStorageError as e:
+            log.error("append to %s-%d failed: %s", TRANSACTION_STATE_TOPIC, partition, e)
+            return ErrorCode.KAFKA_STORAGE_ERROR
+        return ErrorCode.NONE
+
+
+def read_partition(partition_log: Log) -> list[tuple[bytes | None, bytes | None]]:
+    """Every (key, value) of a __transaction_state partition, in offset order."""
+    out: list[tuple[bytes | None, bytes | None]] = []
+    offset = partition_log.log_start_offset
+    end = partition_log.log_end_offset
+    while offset < end:
+        data = partition_log.read_bytes(offset, READ_CHUNK_BYTES, max_offset=end)
+        if not data:
+            break
+        try:
+            for batch in split_batches(data):
+                if not batch.is_control:
+                    out.extend((r.key, r.value) for r in batch.records() if r.offset >= offset)
+                offset = batch.next_offset
+        except CorruptRecordError as e:
+            log.error("%s: stops loading at offset %d: %s", partition_log, offset, e)
+            break
+    return out
+
+
+class TransactionCoordinatorRunner:
+    def __init__(self, broker: Any) -> None:
+        self.broker = broker
+        config = broker.config
+        self.coordinator = TransactionCoordinator(TransactionConfig.from_broker_config(config), TransactionStateLog(broker),
+                                                  BrokerMarkers(broker), broker.producer_ids, broker.clock_ms)
+        self.abort_interval_ms = config["transaction.abort.timed.out.transaction.cleanup.interval.ms"]
+        self.expire_interval_ms = config["transaction.remove.expired.transaction.cleanup.interval.ms"]
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._create_lock = asyncio.Lock()
+
+    def start(self) -> None:
+        claimed = self._claim()
+        self._tasks.append(asyncio.create_task(self._load(claimed)))
+        self._tasks.append(asyncio.create_task(self._every(self.abort_interval_ms, self.coordinator.abort_timed_out_transactions)))
+        self._tasks.append(asyncio.create_task(self._every(self.expire_interval_ms, self.coordinator.expire_transactional_ids)))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.coordinator.shutdown()
+
+    def _claim(self) -> list[int]:
+        broker = self.broker
+        topic = broker.image.topic(TRANSACTION_STATE_TOPIC)
+        if topic is None:
+            return []
+        new = [index for index, p in sorted(topic.partitions.items())
+               if p.leader == broker.node_id and index not in self.coordinator.partitions]
+        for index in new:
+            self.coordinator.begin_loading(index, topic.partitions[index].leader_epoch)
+        return new
+
+    async def _load(self, new: list[int]) -> None:
+        loop = asyncio.get_running_loop()
+        for index in new:
+            partition_log = self.broker.partitions.get(TRANSACTION_STATE_TOPIC, index)
+            pairs = await loop.run_in_executor(None, read_partition, partition_log) if partition_log is not None else []
+            self.coordinator.load_partition(index, pairs)
+        if new:
+            log.info("transaction coordinator: loaded %d partition(s) of %s, %d transactional id(s)",
+                     len(new), TRANSACTION_STATE_TOPIC, len(self.coordinator.transactions))
+
+    async def find_coordinator(self, transactional_id: str) -> tuple[int, int]:
+        """(error, node id) for FindCoordinator key type 1."""
+        error = await self.ensure_state_topic()
+        if error != ErrorCode.NONE:
+            return error, -1
+        topic = self.broker.image.topic(TRANSACTION_STATE_TOPIC)
+        state = topic.partition(self.coordinator.partition_for(transactional_id)) if topic is not None else None
+        if state is None or state.leader < 0:
+            return ErrorCode.COORDINATOR_NOT_AVAILABLE, -1
+        return ErrorCode.NONE, state.leader
+
+    async def ensure_state_topic(self) -> int:
+        """Create __transaction_state if needed and load what is led here."""
+        broker = self.broker
+        async with self._create_lock:
+            topic = broker.image.topic(TRANSACTION_STATE_TOPIC)
+            if topic is None:
+                config = broker.config
+                replication = config["transaction.state.log.replication.factor"]
+                live = len(broker.image.unfenced_brokers())
+                if replication > live:
+                    log.warning(
+                        "transaction.state.log.replication.factor=%d but %d broker(s) are alive: creating %s with replication factor %d",
+                        replication, live, TRANSACTION_STATE_TOPIC, live,
+                    )
+                    replication = live
+                request = TopicRequest(
+                    TRANSACTION_STATE_TOPIC,
+                    num_partitions=config["transaction.state.log.num.partitions"],
+                    replication_factor=replication,
+                    configs={
+                        "cleanup.policy": "compact",
+                        "compression.type": "uncompressed",
+                        "min.insync.replicas": str(min(config["transaction.state.log.min.isr"], replication)),
+                        "segment.bytes": str(config["transaction.state.log.segment.bytes"]),
+                        "unclean.leader.election.enable": "false",
+                    },
+                )
+                try:
+                    results = await asyncio.wait_for(create_topics(broker, [request]), CREATE_TIMEOUT_S)
+                except asyncio.TimeoutError:
+                    return ErrorCode.COORDINATOR_NOT_AVAILABLE
+                error = results[0].error_code
+                if error not in (ErrorCode.NONE, ErrorCode.TOPIC_ALREADY_EXISTS):
+                    log.warning("creating %s failed: %s", TRANSACTION_STATE_TOPIC, results[0].error_message)
+                    return ErrorCode.COORDINATOR_NOT_AVAILABLE
+                topic = broker.image.topic(TRANSACTION_STATE_TOPIC)
+                if topic is None or not broker.partitions_ready(topic):
+                    return ErrorCode.COORDINATOR_NOT_AVAILABLE
+            if any(p.leader == broker.node_id and i not in self.coordinator.partitions for i, p in topic.partitions.items()):
+                await self._load(self._claim())
+        return ErrorCode.NONE
+
+    async def _every(self, interval_ms: int, work: Any) -> None:
+        while True:
+            await asyncio.sleep(interval_ms / 1000)
+            try:
+                await work()
+            except Exception:
+                log.exception("transaction coordinator task %s failed", getattr(work, "__name__", work))
