@@ -37,6 +37,16 @@ def _kafkajs(bootstrap: str) -> Adapter:
     return KafkajsAdapter(bootstrap)
 
 
+def _franz(bootstrap: str) -> Adapter:
+    from compat_tests.clients.franz import FranzAdapter
+    return FranzAdapter(bootstrap)
+
+
+def _kafka_cli(bootstrap: str) -> Adapter:
+    from compat_tests.clients.kafka_cli import KafkaCliAdapter
+    return KafkaCliAdapter(bootstrap)
+
+
 def _kcat(bootstrap: str) -> Adapter:
     from compat_tests.clients.kcat import KcatAdapter
     return KcatAdapter(bootstrap)
@@ -48,7 +58,9 @@ ADAPTERS: dict[str, Callable[[str], Adapter]] = {
     "confluent": _python("confluent"),
     "java": _java,
     "kcat": _kcat,
+    "kafka-cli": _kafka_cli,
     "kafkajs": _kafkajs,
+    "franz-go": _franz,
 }
 
 
@@ -60,6 +72,11 @@ def available(name: str) -> str | None:
     if name == "kafkajs":
         from compat_tests.clients.kafkajs import missing_tools
         return missing_tools()
+    if name == "franz-go":
+        return None if shutil.which("go") else "go is not on PATH"
+    if name == "kafka-cli":
+        from compat_tests.clients.kafka_cli import missing_tools as missing_cli_tools
+        return missing_cli_tools()
     if name == "kcat":
         return None if (shutil.which("kcat") or shutil.which("kafkacat")) else "kcat is not installed"
     return None

@@ -1,0 +1,125 @@
+"""Consumer groups through the client's own group member and admin API.
+
+One member gets every partition; a member resumes exactly after the offsets
+a previous member committed; two members split the partitions, eagerly
+(range: the first member gives everything back) or cooperatively
+(cooperative-sticky, and KIP-848's consumer protocol: the first member gives
+up only the partitions that move); the admin calls list, describe (an empty
+group), committed offsets and lag, and delete (then GROUP_ID_NOT_FOUND).
+Results hold no member ids or partition choices an assignor may make
+either way, only what Kafka's rules fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compat_tests.scenarios import Context, Scenario
+
+PER_PARTITION = 10
+
+
+def _topic_with_records(ctx: Context, partitions: int) -> str:
+    topic = ctx.new_topic(partitions=partitions)
+    ctx.setup.produce(topic, [{"key": f"{p}-{i}", "value": f"{p}-{i}", "partition": p}
+                              for p in range(partitions) for i in range(PER_PARTITION)])
+    return topic
+
+
+def _by_partition(records: list[dict[str, Any]]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for r in records:
+        out.setdefault(str(r["partition"]), []).append(r["offset"])
+    return {p: sorted(offsets) for p, offsets in sorted(out.items())}
+
+
+def one_member(ctx: Context) -> dict[str, Any]:
+    topic = _topic_with_records(ctx, 3)
+    got = ctx.client.group_consume(topic, ctx.topic_name("group"), 3 * PER_PARTITION, assigned=3)
+    ctx.expect_equal("assigned", got["assigned"], [0, 1, 2])
+    seen = _by_partition(got["records"])
+    ctx.expect_equal("records", seen, {str(p): list(range(PER_PARTITION)) for p in range(3)})
+    ctx.expect_equal("committed", got["committed"], {str(p): PER_PARTITION for p in range(3)})
+    return {"assigned": got["assigned"], "records": seen, "committed": got["committed"]}
+
+
+def commit_resume(ctx: Context) -> dict[str, Any]:
+    topic = _topic_with_records(ctx, 2)
+    group = ctx.topic_name("group")
+    first = ctx.client.group_consume(topic, group, 6, assigned=2)
+    ctx.expect_equal("first member's records", len(first["records"]), 6)
+    # The second member (a restart) must start exactly after what the first committed.
+    second = ctx.client.group_consume(topic, group, 2 * PER_PARTITION - 6, assigned=2)
+    starts = {p: offsets[0] for p, offsets in _by_partition(second["records"]).items()}
+    committed = {p: first["committed"].get(p) or 0 for p in starts}  # null: nothing committed there
+    ctx.expect_equal("where the restarted member starts", starts, committed)
+    both = _by_partition(first["records"] + second["records"])
+    ctx.expect_equal("every record once", both, {str(p): list(range(PER_PARTITION)) for p in range(2)})
+    ctx.expect_equal("committed at the end", second["committed"], {"0": PER_PARTITION, "1": PER_PARTITION})
+    return {"first": len(first["records"]), "second": len(second["records"]), "resumed_at_commit": starts == committed,
+            "committed": second["committed"]}
+
+
+def _rebalance(ctx: Context, protocol: str, assignor: str | None, eager: bool) -> dict[str, Any]:
+    topic = _topic_with_records(ctx, 4)
+    group = ctx.topic_name("group")
+    got = ctx.client.group_rebalance(topic, group, 4, protocol=protocol, assignor=assignor)
+    ctx.expect_equal("first member alone", got["first"], [0, 1, 2, 3])
+    ctx.expect_equal("split", [len(got["a"]), len(got["b"]), sorted(got["a"] + got["b"])], [2, 2, [0, 1, 2, 3]])
+    moved = sorted(set(got["first"]) - set(got["a"]))
+    ctx.expect_equal("moved to the second member", moved, got["b"])
+    # Eager: everything is revoked before the new assignment; cooperative: only what moves.
+    ctx.expect_equal("revoked from the first member", got["a_revoked"], got["first"] if eager else moved)
+    ctx.expect_equal("lost by the first member", got["a_lost"], [])
+    out: dict[str, Any] = {"split": [len(got["a"]), len(got["b"])], "revoked": len(got["a_revoked"])}
+    if protocol == "consumer":
+        listed = ctx.client.list_groups().get(group, {})
+        ctx.expect_equal("group type", listed.get("group_type"), "consumer")
+        out["group_type"] = listed.get("group_type")
+    return out
+
+
+def two_members_range(ctx: Context) -> dict[str, Any]:
+    return _rebalance(ctx, "classic", "range", eager=True)
+
+
+def two_members_cooperative(ctx: Context) -> dict[str, Any]:
+    return _rebalance(ctx, "classic", "cooperative-sticky", eager=False)
+
+
+def two_members_consumer_protocol(ctx: Context) -> dict[str, Any]:
+    return _rebalance(ctx, "consumer", "uniform", eager=False)
+
+
+def admin(ctx: Context) -> dict[str, Any]:
+    topic = _topic_with_records(ctx, 2)
+    group = ctx.topic_name("group")
+    ctx.client.group_consume(topic, group, 2 * PER_PARTITION, assigned=2)
+    ctx.setup.produce(topic, [{"key": "late", "value": "late", "partition": 0} for _ in range(3)])
+    listed = ctx.client.list_groups().get(group)
+    ctx.expect_equal("listed", listed and {k: listed.get(k) for k in ("state", "group_type")},
+                     {"state": "Empty", "group_type": "classic"})
+    described = ctx.client.describe_groups([group])[group]
+    ctx.expect_equal("described", [described.get("state"), described.get("members")], ["Empty", []])
+    offsets = ctx.client.group_offsets(group, topic)
+    ctx.expect_equal("offsets and lag", offsets, {"committed": {"0": PER_PARTITION, "1": PER_PARTITION}, "lag": {"0": 3, "1": 0}})
+    deleted = ctx.client.delete_groups([group])
+    ctx.expect_equal("delete", deleted, {group: None})
+    again = ctx.client.delete_groups([group])
+    ctx.expect_equal("delete again", again, {group: "GROUP_ID_NOT_FOUND"})
+    gone = group not in ctx.client.list_groups()
+    ctx.expect_equal("gone", gone, True)
+    return {"listed": listed, "described": described, "offsets": offsets, "delete": deleted[group],
+            "delete_again": again[group], "gone": gone}
+
+
+SCENARIOS = [
+    Scenario("group-one-member", one_member, "one member of a group is assigned every partition and commits"),
+    Scenario("group-commit-resume", commit_resume, "a restarted member resumes exactly after the committed offsets"),
+    Scenario("group-two-members-range", two_members_range, "two members split the partitions (range, eager rebalance)"),
+    Scenario("group-two-members-cooperative", two_members_cooperative,
+             "cooperative-sticky: the first member keeps the partitions that do not move"),
+    Scenario("group-two-members-consumer-protocol", two_members_consumer_protocol,
+             "KIP-848 consumer protocol (server-side uniform assignor): split incrementally, group type consumer"),
+    Scenario("group-admin-list-describe-lag-delete", admin, "list, describe, committed offsets and lag, delete of an empty group"),
+]
