@@ -58,11 +58,11 @@ class Context:
 
 
 def all_scenarios() -> dict[str, Scenario]:
-    from compat_tests.scenarios import (compression, configs, connect, consuming, errors, offsets, partitioning, partitions, producing,
-                                        round_trip, timestamps, topics, unserved)
+    from compat_tests.scenarios import (compression, configs, connect, consuming, errors, groups, offsets, partitioning, partitions,
+                                        producing, round_trip, timestamps, topics, transactions, unserved)
     found: dict[str, Scenario] = {}
     for module in (connect, topics, configs, partitions, round_trip, compression, producing, timestamps, offsets, consuming, errors,
-                   partitioning, unserved):
+                   partitioning, unserved, groups, transactions):
         for scenario in module.SCENARIOS:
             found[scenario.name] = scenario
     return found
