@@ -25,10 +25,16 @@ mapped as Kafka's coordinator runtime does) go to every partition. A
 producer epoch older than the one __consumer_offsets knows for the
 producer gets INVALID_PRODUCER_EPOCH.
 
-Not done: Kafka 4.4 first asks the transaction coordinator whether the
-group's __consumer_offsets partition is in the transaction (KIP-890
-verification, or adds it implicitly for v5+ clients of transactions v2);
-kwire accepts the commit without that check.
+Transaction verification (KIP-890), before any group check, as Kafka 4.4's
+coordinator runtime does when the group's __consumer_offsets partition has
+no transaction of this producer open yet: v5+ (transactions v2 clients,
+which send no AddOffsetsToTxn) add the partition to the transaction
+implicitly; older versions, when transaction.partition.verification.enable
+is on (default), must have added it (AddOffsetsToTxn), else
+INVALID_TXN_STATE. The transaction coordinator's errors reach every
+partition as Kafka maps them: PRODUCER_FENCED -> INVALID_PRODUCER_EPOCH,
+INVALID_PRODUCER_ID_MAPPING as is, coordinator unavailability and
+concurrent transactions -> COORDINATOR_NOT_AVAILABLE (retriable).
 """
 
 from __future__ import annotations
@@ -41,10 +47,15 @@ from kwire_protocol.messages import ApiKey
 
 from kwire.groups.coordinator import OffsetCommit
 from kwire.handlers import handles
+from kwire.topics import GROUP_METADATA_TOPIC
 
 TxnOffsetCommitResponse = messages.TxnOffsetCommitResponse
 Topic = TxnOffsetCommitResponse.cls.TxnOffsetCommitResponseTopic
 Partition = Topic.TxnOffsetCommitResponsePartition
+
+IMPLICIT_ADD_VERSION = 5
+_RETRIABLE = {ErrorCode.NOT_COORDINATOR, ErrorCode.COORDINATOR_NOT_AVAILABLE, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+              ErrorCode.CONCURRENT_TRANSACTIONS}
 
 
 @handles(ApiKey.TXN_OFFSET_COMMIT)
@@ -62,15 +73,21 @@ async def txn_offset_commit(broker: Any, request: Any) -> Any:
                 errors[(ti, pi)] = ErrorCode.UNKNOWN_TOPIC_ID if by_id else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
                 continue
             commits.append(OffsetCommit(known.name, p.partition_index, p.committed_offset, p.committed_leader_epoch, p.committed_metadata, known.topic_id))
-    group_error, commit_errors = await broker.group_coordinator.coordinator.commit_transactional_offsets(
-        body.group_id,
-        body.producer_id,
-        body.producer_epoch,
-        body.generation_id_or_member_epoch,
-        body.member_id or "",
-        body.group_instance_id,
-        commits,
-    )
+    coordinator = broker.group_coordinator.coordinator
+    group_error = ErrorCode.NONE
+    commit_errors: list[int] = []
+    if body.group_id:
+        group_error = await _verify_transaction(broker, body, version, coordinator.partition_for(body.group_id))
+    if group_error == ErrorCode.NONE:
+        group_error, commit_errors = await coordinator.commit_transactional_offsets(
+            body.group_id,
+            body.producer_id,
+            body.producer_epoch,
+            body.generation_id_or_member_epoch,
+            body.member_id or "",
+            body.group_instance_id,
+            commits,
+        )
     results = iter(commit_errors)
     topics = []
     for ti, topic in enumerate(body.topics):
@@ -82,3 +99,28 @@ async def txn_offset_commit(broker: Any, request: Any) -> Any:
             partitions.append(Partition(partition_index=p.partition_index, error_code=error))
         topics.append(Topic(name=topic.name, topic_id=topic.topic_id, partitions=partitions))
     return TxnOffsetCommitResponse(throttle_time_ms=0, topics=topics)
+
+
+async def _verify_transaction(broker: Any, body: Any, version: int, partition: int) -> int:
+    """Is the group's __consumer_offsets partition in the producer's transaction
+    (added now for v5+)? An error code for every partition, or NONE."""
+    runner = getattr(broker, "transaction_coordinator", None)
+    implicit_add = version >= IMPLICIT_ADD_VERSION
+    if runner is None or not (implicit_add or broker.config["transaction.partition.verification.enable"]):
+        return ErrorCode.NONE
+    partition_log = broker.partitions.get(GROUP_METADATA_TOPIC, partition)
+    entry = partition_log.producer_state.producers.get(body.producer_id) if partition_log is not None else None
+    if entry is not None and entry.current_txn_first_offset >= 0 and entry.epoch == body.producer_epoch:
+        return ErrorCode.NONE  # the transaction is open on that partition already
+    topic_partition = (GROUP_METADATA_TOPIC, partition)
+    if implicit_add:
+        error = await runner.coordinator.add_partitions(body.transactional_id, body.producer_id, body.producer_epoch, {topic_partition}, 2)
+    else:
+        error = runner.coordinator.verify_partitions(body.transactional_id, body.producer_id, body.producer_epoch, [topic_partition])[topic_partition]
+    if error == ErrorCode.PRODUCER_FENCED:
+        return ErrorCode.INVALID_PRODUCER_EPOCH
+    if error == ErrorCode.TRANSACTION_ABORTABLE and not implicit_add:
+        return ErrorCode.INVALID_TXN_STATE
+    if error in _RETRIABLE:
+        return ErrorCode.COORDINATOR_NOT_AVAILABLE
+    return int(error)
