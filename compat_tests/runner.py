@@ -63,31 +63,33 @@ class Report:
 
 
 @contextlib.contextmanager
-def start_target(target: str) -> Iterator[str]:
-    """The bootstrap address of `target`, started (and stopped by PID afterwards) when it is ours."""
+def start_target(target: str) -> Iterator[tuple[str, Path | None]]:
+    """The bootstrap address of `target` and its log dir (None when it is not ours), started
+    (and stopped by PID afterwards) when it is ours."""
     if target == "kwire":
         from kwire.testing import BrokerProcess
         with BrokerProcess(overrides=TARGET_CONFIG) as broker:
-            yield broker.bootstrap_servers
+            yield broker.bootstrap_servers, broker.data_dir
     elif target == "kafka":
         from compat_tests.reference_kafka import ReferenceKafka
         with ReferenceKafka(config=TARGET_CONFIG, log_level="WARN") as kafka:
-            yield kafka.bootstrap_servers
+            yield kafka.bootstrap_servers, kafka.data_dir
     else:
-        yield target
+        yield target, None
 
 
 def _peer(client: str) -> str:
     return "confluent" if client == "kafka-python" else "kafka-python"
 
 
-def run_cell(scenario: Scenario, client: str, target: str, bootstrap: str) -> Cell:
+def run_cell(scenario: Scenario, client: str, target: str, bootstrap: str, log_dir: Path | None = None) -> Cell:
     began = time.monotonic()
     unavailable = client_registry.available(client)
     if unavailable:
         return Cell(scenario.name, client, target, "n/a", unavailable)
     adapter = client_registry.make(client, bootstrap)
-    ctx = Context(adapter, client_registry.make(_peer(client), bootstrap), client_registry.make("kafka-python", bootstrap), target, scenario.name)
+    ctx = Context(adapter, client_registry.make(_peer(client), bootstrap), client_registry.make("kafka-python", bootstrap), target, scenario.name,
+                  log_dir)
     xfail = scenario.expected_failure.get(target) or scenario.expected_failure.get("*")
     try:
         result = json.loads(json.dumps(scenario.run(ctx)))
@@ -108,11 +110,11 @@ def run(targets: list[str], scenarios: list[Scenario], client_names: list[str], 
     report = Report(targets)
     for target in targets:
         log(f"== target {target}")
-        with start_target(target) as bootstrap:
+        with start_target(target) as (bootstrap, log_dir):
             log(f"   bootstrap {bootstrap}")
             for scenario in scenarios:
                 for client in client_names:
-                    cell = run_cell(scenario, client, target, bootstrap)
+                    cell = run_cell(scenario, client, target, bootstrap, log_dir)
                     report.cells.append(cell)
                     log(f"   {cell.status:16} {scenario.name} x {client} ({cell.seconds:.1f}s)")
                     if cell.status in FAILING:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from compat_tests.clients import Adapter
@@ -34,12 +35,13 @@ class Scenario:
 
 
 class Context:
-    def __init__(self, client: Adapter, peer: Adapter, setup: Adapter, target: str, scenario: str) -> None:
+    def __init__(self, client: Adapter, peer: Adapter, setup: Adapter, target: str, scenario: str, log_dir: Path | None = None) -> None:
         self.client = client    # the client under test
         self.peer = peer        # another client, for produced-by-one consumed-by-another
         self.setup = setup      # kafka-python: creates the topics a scenario needs
         self.target = target
         self.scenario = scenario
+        self.log_dir = log_dir  # the broker's log.dirs when the runner started it (for kafka-dump-log)
 
     def topic_name(self, tag: str = "t") -> str:
         return f"compat-{self.scenario}-{self.client.name}-{tag}-{uuid.uuid4().hex[:8]}"
@@ -58,11 +60,11 @@ class Context:
 
 
 def all_scenarios() -> dict[str, Scenario]:
-    from compat_tests.scenarios import (compression, configs, connect, consuming, errors, groups, offsets, partitioning, partitions,
-                                        producing, round_trip, timestamps, topics, transactions, unserved)
+    from compat_tests.scenarios import (compression, configs, connect, consuming, errors, groups, kafka_cli, offsets, partitioning,
+                                        partitions, producing, round_trip, timestamps, topics, transactions, unserved)
     found: dict[str, Scenario] = {}
     for module in (connect, topics, configs, partitions, round_trip, compression, producing, timestamps, offsets, consuming, errors,
-                   partitioning, unserved, groups, transactions):
+                   partitioning, unserved, groups, transactions, kafka_cli):
         for scenario in module.SCENARIOS:
             found[scenario.name] = scenario
     return found

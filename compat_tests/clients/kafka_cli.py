@@ -1,0 +1,127 @@
+"""Apache Kafka's command-line tools as a client ("kafka-cli").
+
+The tools run as their main classes (what kafka-consumer-groups.sh and the
+other scripts start) from the tools classpath that
+compat_tests/reference_kafka.py resolves with Maven (4.3.1: the newest
+kafka-tools artifact published; it speaks to 4.4 brokers as any client):
+
+    kafka-consumer-groups           org.apache.kafka.tools.consumer.group.ConsumerGroupCommand
+    kafka-dump-log                  org.apache.kafka.tools.DumpLogSegments
+    kafka-producer-perf-test        org.apache.kafka.tools.ProducerPerformance
+    kafka-consumer-perf-test        org.apache.kafka.tools.ConsumerPerformance
+    kafka-verifiable-producer       org.apache.kafka.tools.VerifiableProducer
+    kafka-verifiable-consumer       org.apache.kafka.tools.VerifiableConsumer
+    kafka-console-consumer          org.apache.kafka.tools.consumer.ConsoleConsumer
+    kafka-topics                    org.apache.kafka.tools.TopicCommand
+
+Why a client and not only a checker: the perf and verifiable tools and the
+console consumer are Java clients of their own (with their own settings,
+output and exit codes) and kafka-consumer-groups is an admin client, so
+their scenarios (scenarios/kafka_cli.py) run as this client's column and
+are n/a for the others. kafka-dump-log is the exception: it reads a
+target's segment files, so its scenario runs with every client, each
+writing the batches it decodes. Of the generic interface this adapter
+serves the topic operations (kafka-topics); records go through the
+tools' own scenarios. Each tool run is a JVM start (~1.5-3 s).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from typing import Any
+
+from compat_tests import reference_kafka
+from compat_tests.clients.base import Adapter, ClientError
+
+CONSUMER_GROUPS = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"
+DUMP_LOG = "org.apache.kafka.tools.DumpLogSegments"
+PRODUCER_PERF = "org.apache.kafka.tools.ProducerPerformance"
+CONSUMER_PERF = "org.apache.kafka.tools.ConsumerPerformance"
+VERIFIABLE_PRODUCER = "org.apache.kafka.tools.VerifiableProducer"
+VERIFIABLE_CONSUMER = "org.apache.kafka.tools.VerifiableConsumer"
+CONSOLE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleConsumer"
+TOPICS = "org.apache.kafka.tools.TopicCommand"
+TOOL_TIMEOUT = 120.0
+# kafka-topics' "Error while executing topic command : <message>" -> Kafka's error name.
+TOPIC_ERRORS = {"already exists": "TOPIC_ALREADY_EXISTS", "does not exist": "UNKNOWN_TOPIC_OR_PARTITION",
+                "would not be an increase": "INVALID_PARTITIONS", "Topic name is invalid": "INVALID_TOPIC_EXCEPTION",
+                "Topic name is illegal": "INVALID_TOPIC_EXCEPTION"}
+
+
+def missing_tools() -> str | None:
+    missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
+    return f"{' and '.join(missing)} not on PATH" if missing else None
+
+
+def run(main_class: str, args: list[str], *, timeout: float = TOOL_TIMEOUT) -> subprocess.CompletedProcess:
+    """One tool run, bounded; output captured, never raising on its exit code."""
+    return reference_kafka.run_tool(main_class, args, timeout=timeout, check=False)
+
+
+class KafkaCliAdapter(Adapter):
+    name = "kafka-cli"
+
+    def tool(self, main_class: str, *args: str, timeout: float = TOOL_TIMEOUT) -> subprocess.CompletedProcess:
+        """A tool that takes --bootstrap-server, run against this adapter's bootstrap address."""
+        return run(main_class, ["--bootstrap-server", self.bootstrap, *args], timeout=timeout)
+
+    def _topics(self, *args: str) -> list[str]:
+        result = self.tool(TOPICS, *args)
+        out = result.stdout + result.stderr
+        if result.returncode != 0:
+            message = re.search(r"Error while executing topic command : (.*)", out)
+            text = message[1] if message else out[-500:]
+            raise ClientError(next((name for marker, name in TOPIC_ERRORS.items() if marker in text), "TOOL_FAILED"), text)
+        return result.stdout.splitlines()
+
+    def list_topics(self) -> list[str]:
+        return sorted(line for line in self._topics("--list") if line)
+
+    def create_topics(self, specs: list[dict[str, Any]]) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for spec in specs:
+            configs = [arg for name, value in spec.get("configs", {}).items() for arg in ("--config", f"{name}={value}")]
+            try:
+                self._topics("--create", "--topic", spec["name"], "--partitions", str(spec.get("partitions", 1)),
+                             "--replication-factor", "1", *configs)
+                out[spec["name"]] = None
+            except ClientError as exc:
+                out[spec["name"]] = exc.name
+        return out
+
+    def describe_topics(self, names: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in names:
+            try:
+                lines = self._topics("--describe", "--topic", name)
+            except ClientError as exc:
+                out[name] = {"error": exc.name}
+                continue
+            topic_id = re.search(r"\tTopicId: (\S+)", lines[0])
+            partitions = []
+            for line in lines[1:]:
+                fields = dict(re.findall(r"(\w+): ([^\t]*)", line))
+                partitions.append({"partition": int(fields["Partition"]), "leader": int(fields["Leader"]),
+                                   "replicas": [int(r) for r in fields["Replicas"].split(",")],
+                                   "isr": [int(r) for r in fields["Isr"].split(",")]})
+            out[name] = {"id": topic_id[1] if topic_id else None, "partitions": partitions}
+        return out
+
+    def delete_topics(self, names: list[str]) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for name in names:
+            try:
+                self._topics("--delete", "--topic", name)
+                out[name] = None
+            except ClientError as exc:
+                out[name] = exc.name
+        return out
+
+    def create_partitions(self, topic: str, count: int) -> str | None:
+        try:
+            self._topics("--alter", "--topic", topic, "--partitions", str(count))
+            return None
+        except ClientError as exc:
+            return exc.name
