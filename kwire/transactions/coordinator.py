@@ -82,9 +82,6 @@ class TransactionConfig:
     num_partitions: int = 50
     max_timeout_ms: int = 900000
     transactional_id_expiration_ms: int = 604800000
-    # The finalized transaction.version feature: what the coordinator's own
-    # aborts (timeouts, fencing) use, as Kafka's transactionVersionLevel().
-    transaction_version: int = 2
 
     @classmethod
     def from_broker_config(cls, config: Any) -> TransactionConfig:
@@ -257,8 +254,9 @@ class TransactionCoordinator:
             return result, NO_PRODUCER_ID, NO_PRODUCER_EPOCH
         if result.state == S.PREPARE_EPOCH_FENCE:
             # Abort the ongoing transaction first; the client retries and gets the epoch after it.
+            # The abort follows the client's transaction version (a v1 client's epoch is bumped once, as Kafka 4.4 does).
             error, _, _ = await self._end_transaction(transactional_id, result.producer_id, result.producer_epoch, False,
-                                                      from_client=False, client_transaction_version=self.config.transaction_version)
+                                                      from_client=False, client_transaction_version=metadata.client_transaction_version)
             return (error if error != ErrorCode.NONE else ErrorCode.CONCURRENT_TRANSACTIONS), NO_PRODUCER_ID, NO_PRODUCER_EPOCH
         error = await self._append(metadata, coordinator_epoch, result)
         if error != ErrorCode.NONE:
@@ -554,7 +552,7 @@ class TransactionCoordinator:
             log.info("aborting transaction of %s (producer id %d): older than its timeout of %d ms",
                      metadata.transactional_id, metadata.producer_id, metadata.txn_timeout_ms)
             error, _, _ = await self._end_transaction(metadata.transactional_id, transit.producer_id, transit.producer_epoch, False,
-                                                      from_client=False, client_transaction_version=self.config.transaction_version)
+                                                      from_client=False, client_transaction_version=metadata.client_transaction_version)
             if error != ErrorCode.NONE:
                 log.info("abort of timed-out transaction %s: %s", metadata.transactional_id, ErrorCode(error).name)
 

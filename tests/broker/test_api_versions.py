@@ -130,3 +130,20 @@ def test_produce_is_advertised_from_v0_but_v0_to_v2_are_refused(broker) -> None:
     with WireClient.connect(broker.port) as wire:
         body = wire.call(ApiKey.PRODUCE, 3, messages.ProduceRequest(acks=1, timeout_ms=1000, topic_data=[]))
         assert body.responses == []
+
+
+def test_features_are_those_kwire_serves_at_kafka_4_4s_levels(broker) -> None:
+    """Kafka 4.4 answered (ReferenceKafka, default configs): supported
+    group.version 0-1, kraft.version 0-1, metadata.version 7-33,
+    transaction.version 0-2 (and share/streams/ELR, which kwire lacks), all
+    finalized at their highest level."""
+    with WireClient.connect(broker.port) as wire:
+        body = wire.call(ApiKey.API_VERSIONS, 4, request())
+        old = wire.call(ApiKey.API_VERSIONS, 2, request())
+    supported = {f.name: (f.min_version, f.max_version) for f in body.supported_features}
+    finalized = {f.name: (f.min_version_level, f.max_version_level) for f in body.finalized_features}
+    assert set(supported) <= set(FIXTURE["supported_features"]) and set(finalized) <= set(FIXTURE["finalized_features"])
+    assert supported == {"group.version": (0, 1), "kraft.version": (0, 0), "metadata.version": (7, 33), "transaction.version": (0, 2)}
+    assert finalized == {"group.version": (1, 1), "metadata.version": (33, 33), "transaction.version": (2, 2)}
+    assert body.finalized_features_epoch >= 0  # Java clients take finalized features only from an epoch above -1
+    assert old.supported_features == [] and old.finalized_features == []  # v3+ only
