@@ -29,7 +29,7 @@ from typing import Any
 
 from compat_tests.clients import Unsupported
 from compat_tests.clients.kafka_cli import (CONSOLE_CONSUMER, CONSUMER_GROUPS, CONSUMER_PERF, DUMP_LOG, PRODUCER_PERF, VERIFIABLE_CONSUMER,
-                                            VERIFIABLE_PRODUCER, KafkaCliAdapter, run)
+                                            VERIFIABLE_PRODUCER, KafkaCliAdapter, missing_tools, run)
 from compat_tests.scenarios import Context, Scenario, ScenarioFailed
 
 PERF_RECORDS = 2000
@@ -190,6 +190,8 @@ def _dump_fields(line: str) -> dict[str, str]:
 def dump_log(ctx: Context) -> dict[str, Any]:
     if ctx.log_dir is None:
         raise Unsupported("kafka-dump-log reads the broker's files: only for the targets the runner starts")
+    if missing_tools():
+        raise Unsupported(f"kafka-dump-log cannot run: {missing_tools()}")
     topic = ctx.new_topic()
     for codec in ("none", "gzip"):
         ctx.client.produce(topic, DUMP_RECORDS, compression=codec)
