@@ -1,4 +1,4 @@
-"""Producer guarantees: idempotence (served) and transactions (not yet: expected failure)."""
+"""Producer guarantees: an idempotent producer, and a transactional one committing."""
 
 from __future__ import annotations
 
@@ -37,6 +37,5 @@ def transactional_produce(ctx: Context) -> dict[str, Any]:
 
 SCENARIOS = [
     Scenario("idempotent-produce", idempotent_produce, "an idempotent producer (InitProducerId, sequence numbers)"),
-    Scenario("transactional-produce", transactional_produce, "a transactional producer committing one transaction",
-             expected_failure={"kwire": "transactions are not served yet (AddPartitionsToTxn, EndTxn: a later issue)"}),
+    Scenario("transactional-produce", transactional_produce, "a transactional producer committing one transaction"),
 ]

@@ -26,7 +26,7 @@ def test_suite_passes_against_kwire(tmp_path: Path) -> None:
     assert main(["--target", "kwire", "--clients", *FAST_CLIENTS, "--out", str(tmp_path)]) == 0
     statuses = cells(tmp_path)
     assert statuses[("produce-consume-round-trip", "kafka-python", "kwire")] == "pass"
-    assert statuses[("transactional-produce", "confluent", "kwire")] == "expected-failure"
+    assert statuses[("transactional-produce", "confluent", "kwire")] == "pass"
     assert statuses[("null-header-value", "kafka-python", "kwire")] == "n/a"
     assert set(statuses.values()) <= {"pass", "expected-failure", "n/a"}
     assert "produce-consume-round-trip" in (tmp_path / "matrix.txt").read_text()
