@@ -48,9 +48,6 @@ class TransactionalOffsets:
     def has_group(self, group_id: str) -> bool:
         return group_id in self._open
 
-    def pending(self, producer_id: int, group_id: str) -> dict[TopicPartition, OffsetAndMetadata]:
-        return dict(self._by_producer.get(producer_id, {}).get(group_id, {}))
-
     def end(self, producer_id: int, owns: Callable[[str], bool]) -> dict[str, dict[TopicPartition, OffsetAndMetadata]]:
         """The transaction of `producer_id` ended for the groups `owns` accepts
         (those of one __consumer_offsets partition): forget and return their offsets."""

@@ -259,7 +259,11 @@ def read_committed_values(bootstrap: str, topic: str, count: int) -> list[bytes]
         reader.close()
 
 
-def test_send_offsets_to_transaction_commits_input_offsets_only_on_commit(broker_factory: Callable[..., BrokerProcess], tmp_path: Path) -> None:
+@pytest.mark.parametrize("protocol", ["classic", "consumer"])
+def test_send_offsets_to_transaction_commits_input_offsets_only_on_commit(broker_factory: Callable[..., BrokerProcess], tmp_path: Path,
+                                                                           protocol: str) -> None:
+    """The group's member id and generation (classic) or member epoch (KIP-848)
+    travel in TxnOffsetCommit v3+ and are checked."""
     broker = broker_factory(data_dir=tmp_path / "data")
     bootstrap = broker.bootstrap_servers
     source, sink, group = "ctp-in", "ctp-out", "ctp"
@@ -267,7 +271,7 @@ def test_send_offsets_to_transaction_commits_input_offsets_only_on_commit(broker
     broker.create_topic(sink, 1)
     for i in range(8):
         broker.produce(source, f"in-{i}", partition=i % 2)
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest", "group.protocol": protocol,
                          "enable.auto.commit": False, "isolation.level": "read_committed"})
     producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": "ctp-txn", "transaction.timeout.ms": 60000})
     try:
