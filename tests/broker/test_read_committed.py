@@ -1,0 +1,156 @@
+"""read_committed through real clients: Fetch and ListOffsets under transactions.
+
+Transactional data comes from confluent-kafka's transactional producer
+through the broker's own transaction coordinator (its markers land in the
+partitions). Consumers with isolation.level=read_committed (confluent-kafka,
+kafka-python, aiokafka) see committed transactions and plain records, never
+an aborted transaction's records, and stop at the last stable offset while
+a transaction is open; read_uncommitted consumers see everything. Raw
+Fetch/ListOffsets requests check the fields behind that: the
+last_stable_offset, the aborted_transactions list (read_committed only) and
+ListOffsets LATEST per isolation level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from confluent_kafka import Producer
+
+from kwire_protocol import messages
+from kwire_protocol.messages import ApiKey
+from kwire_protocol.records.batch import split_batches
+
+from kwire.testing import BrokerProcess
+
+from tests.broker.clients import consume, create_topic
+from tests.broker.wire import WireClient
+
+READ_UNCOMMITTED, READ_COMMITTED = 0, 1
+FetchRequest = messages.FetchRequest
+FetchTopic = FetchRequest.cls.FetchTopic
+FetchPartition = FetchTopic.FetchPartition
+ListOffsetsRequest = messages.ListOffsetsRequest
+ListOffsetsTopic = ListOffsetsRequest.cls.ListOffsetsTopic
+ListOffsetsPartition = ListOffsetsTopic.ListOffsetsPartition
+
+
+class Producers:
+    """A transactional and a plain confluent-kafka producer on one topic."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self.txn = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"{topic}-tx", "linger.ms": 0})
+        self.txn.init_transactions(30)
+        self.plain = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+
+    def transaction(self, *values: bytes, commit: bool | None) -> None:
+        """Produce `values` in a transaction; commit, abort, or (None) leave it open."""
+        self.txn.begin_transaction()
+        for value in values:
+            self.txn.produce(self.topic, value, partition=0)
+        self.txn.flush(30)
+        if commit is True:
+            self.txn.commit_transaction(30)
+        elif commit is False:
+            self.txn.abort_transaction(30)
+
+    def close(self) -> None:
+        for producer in (self.txn, self.plain):
+            producer.flush(30)
+            producer.close()
+
+    def send_plain(self, *values: bytes) -> None:
+        for value in values:
+            self.plain.produce(self.topic, value, partition=0)
+        assert self.plain.flush(30) == 0
+
+
+@pytest.fixture
+def producers(broker: BrokerProcess, topic_name: str) -> Iterator[Producers]:
+    create_topic(broker.bootstrap_servers, topic_name)
+    both = Producers(broker.bootstrap_servers, topic_name)
+    yield both
+    both.close()
+
+
+def values(records: list[Any]) -> list[bytes]:
+    return [r.value for r in records]
+
+
+def fetch(port: int, topic: str, offset: int, isolation: int, version: int = 12) -> Any:
+    with WireClient.connect(port) as wire:
+        body = wire.call(ApiKey.FETCH, version, FetchRequest(
+            replica_id=-1, max_wait_ms=0, min_bytes=0, max_bytes=1 << 20, isolation_level=isolation, session_id=0,
+            session_epoch=-1, topics=[FetchTopic(topic=topic, partitions=[FetchPartition(
+                partition=0, current_leader_epoch=-1, fetch_offset=offset, log_start_offset=-1, partition_max_bytes=1 << 20)])],
+            forgotten_topics_data=[], rack_id=""))
+    [partition] = body.responses[0].partitions
+    return partition
+
+
+def latest(port: int, topic: str, isolation: int) -> int:
+    with WireClient.connect(port) as wire:
+        body = wire.call(ApiKey.LIST_OFFSETS, 7, ListOffsetsRequest(replica_id=-1, isolation_level=isolation, topics=[
+            ListOffsetsTopic(name=topic, partitions=[ListOffsetsPartition(partition_index=0, current_leader_epoch=-1, timestamp=-1)])]))
+    [partition] = body.topics[0].partitions
+    assert partition.error_code == 0
+    return int(partition.offset)
+
+
+@pytest.mark.parametrize("client", ["confluent", "kafka-python", "aiokafka"])
+def test_read_committed_never_sees_aborted_records(broker: BrokerProcess, producers: Producers, client: str) -> None:
+    producers.transaction(b"c0", b"c1", commit=True)
+    producers.transaction(b"a0", b"a1", commit=False)
+    producers.send_plain(b"p0")
+    producers.transaction(b"c2", commit=True)
+    committed_config = {"isolation.level": "read_committed"} if client == "confluent" else {"isolation_level": "read_committed"}
+    # c2 is the last record: a consumer that got aborted records would have them among its first four.
+    committed = consume(client, broker.bootstrap_servers, producers.topic, count=4, **committed_config)
+    assert values(committed) == [b"c0", b"c1", b"p0", b"c2"]
+    uncommitted_config = {"isolation.level": "read_uncommitted"} if client == "confluent" else {}  # librdkafka's default is read_committed
+    everything = consume(client, broker.bootstrap_servers, producers.topic, count=6, **uncommitted_config)
+    assert values(everything) == [b"c0", b"c1", b"a0", b"a1", b"p0", b"c2"]
+    # Offsets: c0 c1 commit-marker a0 a1 abort-marker p0 c2 commit-marker.
+    assert [r.offset for r in committed] == [0, 1, 6, 7]
+
+
+def test_fetch_answers_lso_and_aborted_transactions(broker: BrokerProcess, producers: Producers) -> None:
+    producers.transaction(b"c0", commit=True)            # 0, marker 1
+    producers.transaction(b"a0", b"a1", commit=False)    # 2-3, marker 4
+    producers.send_plain(b"p0")                          # 5
+    committed = fetch(broker.port, producers.topic, 0, READ_COMMITTED)
+    batches = list(split_batches(committed.records))
+    producer_id = batches[0].producer_id
+    assert (committed.error_code, committed.high_watermark, committed.last_stable_offset) == (0, 6, 6)
+    assert [(t.producer_id, t.first_offset) for t in committed.aborted_transactions] == [(producer_id, 2)]
+    assert [(b.base_offset, b.is_control) for b in batches] == [(0, False), (1, True), (2, False), (4, True), (5, False)]
+    # From inside the aborted transaction: still listed (its marker is ahead); after the marker: not.
+    assert [t.first_offset for t in fetch(broker.port, producers.topic, 3, READ_COMMITTED).aborted_transactions] == [2]
+    assert fetch(broker.port, producers.topic, 5, READ_COMMITTED).aborted_transactions == []
+    uncommitted = fetch(broker.port, producers.topic, 0, READ_UNCOMMITTED)
+    assert uncommitted.aborted_transactions is None
+    assert uncommitted.last_stable_offset == 6
+    assert fetch(broker.port, producers.topic, 0, READ_COMMITTED, version=4).aborted_transactions == [
+        messages.FetchResponse.cls.FetchableTopicResponse.PartitionData.AbortedTransaction(producer_id=producer_id, first_offset=2)]
+
+
+@pytest.mark.parametrize("client", ["confluent", "kafka-python"])
+def test_consumer_stops_at_the_lso_while_a_transaction_is_open(broker: BrokerProcess, producers: Producers, client: str) -> None:
+    producers.send_plain(b"p0")                          # 0
+    producers.transaction(b"o0", commit=None)            # 1, open
+    producers.send_plain(b"p1")                          # 2
+    isolation = {"isolation.level": "read_committed"} if client == "confluent" else {"isolation_level": "read_committed"}
+    assert values(consume(client, broker.bootstrap_servers, producers.topic, count=3, timeout=3, **isolation)) == [b"p0"]
+    uncommitted = {"isolation.level": "read_uncommitted"} if client == "confluent" else {}  # librdkafka's default is read_committed
+    assert values(consume(client, broker.bootstrap_servers, producers.topic, count=3, **uncommitted)) == [b"p0", b"o0", b"p1"]
+    assert latest(broker.port, producers.topic, READ_COMMITTED) == 1
+    assert latest(broker.port, producers.topic, READ_UNCOMMITTED) == 3
+    partition = fetch(broker.port, producers.topic, 0, READ_COMMITTED)
+    assert (partition.high_watermark, partition.last_stable_offset) == (3, 1)
+    assert [b.base_offset for b in split_batches(partition.records)] == [0]
+    producers.txn.commit_transaction(30)                 # marker at 3
+    assert values(consume(client, broker.bootstrap_servers, producers.topic, count=3, **isolation)) == [b"p0", b"o0", b"p1"]
+    assert latest(broker.port, producers.topic, READ_COMMITTED) == 4
