@@ -23,6 +23,10 @@ CLASSPATH_FILE = TARGET / "classpath.txt"
 DRIVER_CLASS = TARGET / "classes" / "KafkaClientDriver.class"
 PRODUCER = {"acks": "1", "enable.idempotence": "false", "linger.ms": "20"}
 _classpath: str | None = None
+JAVA_ASSIGNORS = {"range": "org.apache.kafka.clients.consumer.RangeAssignor",
+                  "roundrobin": "org.apache.kafka.clients.consumer.RoundRobinAssignor",
+                  "sticky": "org.apache.kafka.clients.consumer.StickyAssignor",
+                  "cooperative-sticky": "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"}
 
 
 def build_driver() -> str:
@@ -146,3 +150,13 @@ class JavaAdapter(Adapter):
 
     def offsets(self, topic: str, partitions: list[int], times: list[int]) -> dict[str, Any]:
         return self._run({"op": "offsets", "topic": topic, "partitions": partitions, "times": times})
+
+    def group_consume(self, topic: str, group: str, count: int, *, protocol: str = "classic", assignor: str | None = None,
+                      assigned: int | None = None, timeout: float = 30.0) -> dict[str, Any]:
+        config = {}
+        if assignor is not None and protocol == "classic":
+            config["partition.assignment.strategy"] = JAVA_ASSIGNORS[assignor]
+        elif assignor is not None:
+            config["group.remote.assignor"] = assignor
+        return self._run({"op": "group_consume", "topic": topic, "group": group, "protocol": protocol, "count": count,
+                          "assigned": assigned, "timeout_ms": int(timeout * 1000), "config": config})
