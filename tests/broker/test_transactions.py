@@ -263,3 +263,37 @@ def test_list_transactions_filters(broker: BrokerProcess, topic_name: str) -> No
         assert listed(1, duration_filter=3_600_000)[1] == []  # not running for an hour
         assert listed(1, duration_filter=-1)[1] == [(f"{topic_name}-open", "Ongoing")]
     producer.abort_transaction(30)
+
+
+def test_kafka_transactions_cli_list_and_describe(broker: BrokerProcess, topic_name: str) -> None:
+    """kafka-transactions.sh (Kafka's TransactionsCommand) as against Kafka 4.4:
+    list shows id, coordinator, producer id and state; describe adds the
+    epoch, timeout, start time and the partitions of the open transaction."""
+    from tests.broker.test_kafka_cli import tool
+
+    bootstrap = broker.bootstrap_servers
+    create_topic(bootstrap, topic_name, partitions=2)
+    tid = f"{topic_name}-tx"
+    producer = confluent_producer(bootstrap, tid)
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    producer.produce(topic_name, value=b"x", partition=0)
+    producer.produce(topic_name, value=b"y", partition=1)
+    producer.flush(30)
+    state = describe(broker.port, tid)
+
+    def table(args: list[str]) -> list[list[str]]:
+        out = tool("org.apache.kafka.tools.TransactionsCommand", ["--bootstrap-server", bootstrap, *args]).stdout
+        return [[cell.strip() for cell in line.rstrip("\t").split("\t")] for line in out.strip().split("\n")]
+
+    listed = table(["list"])
+    assert listed[0] == ["TransactionalId", "Coordinator", "ProducerId", "TransactionState"]
+    assert [tid, "1", str(state.producer_id), "Ongoing"] in listed[1:]
+    [header, row] = table(["describe", "--transactional-id", tid])
+    assert header == ["CoordinatorId", "TransactionalId", "ProducerId", "ProducerEpoch", "TransactionState", "TransactionTimeoutMs",
+                      "CurrentTransactionStartTimeMs", "TransactionDurationMs", "TopicPartitions"]
+    assert row[:7] == ["1", tid, str(state.producer_id), str(state.producer_epoch), "Ongoing", "60000", str(state.transaction_start_time_ms)]
+    assert int(row[7]) >= 0 and sorted(row[8].split(",")) == [f"{topic_name}-0", f"{topic_name}-1"]
+    producer.commit_transaction(30)
+    [_, row] = table(["describe", "--transactional-id", tid])
+    assert row[4] == "CompleteCommit" and row[8:] in ([], [""])
