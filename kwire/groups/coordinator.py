@@ -162,6 +162,8 @@ class GroupCoordinator:
         self.consumer: Any = None
         # TxnOffsetCommit offsets awaiting their transaction's marker (transactional_offsets.py).
         self.transactional = TransactionalOffsets()
+        # Markers reported while their partition loads: (producer id, commit), applied after the replay.
+        self._markers_while_loading: dict[int, list[tuple[int, bool]]] = {}
 
     # -- ownership and loading --------------------------------------------------
 
@@ -214,7 +216,7 @@ class GroupCoordinator:
         """Replay a partition's records and transaction markers (in log order) and start answering for its groups."""
         for entry in entries:
             if isinstance(entry, rec.TransactionMarker):
-                self.complete_transaction(partition, entry.producer_id, entry.commit)
+                self._end_transaction(partition, entry.producer_id, entry.commit)
                 continue
             try:
                 record = rec.decode(entry.key, entry.value)
@@ -241,6 +243,10 @@ class GroupCoordinator:
                 self._schedule_heartbeat(group, member)
             if group.state_timestamp < 0:
                 group.state_timestamp = now
+        # A marker written while the log was being read may be missing from it;
+        # ending a transaction twice is harmless (no TxnOffsetCommit is accepted meanwhile).
+        for producer_id, commit in self._markers_while_loading.pop(partition, []):
+            self._end_transaction(partition, producer_id, commit)
         if self.consumer is not None:
             self.consumer.loaded(partition)
         self.partitions[partition] = True
@@ -264,8 +270,15 @@ class GroupCoordinator:
 
     def complete_transaction(self, partition: int, producer_id: int, commit: bool) -> None:
         """The transaction marker of `producer_id` is in __consumer_offsets-`partition`:
-        its pending offsets there become the committed ones (COMMIT) or go (ABORT).
-        A committed offset written after the transactional one wins, as in Kafka
+        its pending offsets there become the committed ones (COMMIT) or go (ABORT)."""
+        loaded = self.partitions.get(partition)
+        if loaded is False:
+            self._markers_while_loading.setdefault(partition, []).append((producer_id, commit))
+        elif loaded:
+            self._end_transaction(partition, producer_id, commit)
+
+    def _end_transaction(self, partition: int, producer_id: int, commit: bool) -> None:
+        """A committed offset written after the transactional one wins, as in Kafka
         (compaction must not be able to change which one counts)."""
         ended = self.transactional.end(producer_id, lambda group_id: self.partition_for(group_id) == partition)
         if not commit:

@@ -151,6 +151,26 @@ def test_pending_offsets_survive_a_reload_and_complete_after_it() -> None:
     run(body())
 
 
+def test_a_marker_reported_while_the_partition_loads_applies_after_the_replay() -> None:
+    async def body() -> None:
+        h = Harness()
+        await txn_commit(h, commit(5))
+        partition = h.coordinator.partition_for("g")
+        snapshot = list(h.log.records[partition])  # what the loader read, before the marker
+        fresh = Harness()
+        fresh.coordinator.begin_loading(partition)
+        fresh.coordinator.complete_transaction(partition, PRODUCER, True)
+        assert committed(h) is None
+        fresh.coordinator.load_partition(partition, snapshot)
+        assert committed(fresh) == 5 and fresh.coordinator.unstable_partitions("g") == set()
+        # A marker for a partition this coordinator does not own is not its business.
+        fresh.coordinator.partitions.pop(partition)
+        fresh.coordinator.complete_transaction(partition, PRODUCER, False)
+        assert fresh.coordinator.groups["g"].offsets[("t", 0)].offset == 5
+
+    run(body())
+
+
 def test_classic_group_checks() -> None:
     async def body() -> None:
         h = Harness()
