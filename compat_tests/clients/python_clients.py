@@ -617,14 +617,6 @@ class ConfluentAdapter(Adapter):
         finally:
             consumer.close()
 
-
-def _consume_error_name(error: Any) -> str:
-    """librdkafka reports both cases of the "none" (error) reset policy as its local _AUTO_OFFSET_RESET;
-    its message tells an out-of-range offset from a missing committed one."""
-    if error.code() == confluent_kafka.KafkaError._AUTO_OFFSET_RESET:
-        return "OFFSET_OUT_OF_RANGE" if "out of range" in error.str().lower() else "NO_OFFSET_FOR_PARTITION"
-    return confluent_error_name(error)
-
     def offsets(self, topic: str, partitions: list[int], times: list[int]) -> dict[str, Any]:
         consumer = self._consumer()
         try:
@@ -640,5 +632,212 @@ def _consume_error_name(error: Any) -> str:
         finally:
             consumer.close()
 
+
+    # -- groups ---------------------------------------------------------------
+
+    def _member(self, topic: str, group: str, protocol: str, assignor: str | None, **config: Any) -> _ConfluentMember:
+        conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap, "group.id": group, "enable.auto.commit": False,
+                                "auto.offset.reset": "earliest", "fetch.wait.max.ms": 100, **config}
+        if protocol == "consumer":
+            conf["group.protocol"] = "consumer"
+            if assignor is not None:
+                conf["group.remote.assignor"] = assignor
+        elif assignor is not None:
+            conf["partition.assignment.strategy"] = assignor
+        return _ConfluentMember(confluent_kafka.Consumer(conf), topic)
+
+    def group_consume(self, topic: str, group: str, count: int, *, protocol: str = "classic", assignor: str | None = None,
+                      assigned: int | None = None, timeout: float = 30.0) -> dict[str, Any]:
+        member = self._member(topic, group, protocol, assignor)
+        try:
+            records: list[dict[str, Any]] = []
+            commit: dict[int, int] = {}
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if len(records) >= count and (assigned is None or len(member.assignment()) == assigned):
+                    break
+                for m in member.consumer.consume(num_messages=100, timeout=0.1):
+                    if m.error() is not None:
+                        raise ClientError(confluent_error_name(m.error()), str(m.error()))
+                    if len(records) < count:
+                        records.append({"partition": m.partition(), "offset": m.offset(), "value": text(m.value())})
+                        commit[m.partition()] = m.offset() + 1
+            # Only the records taken are committed (a poll may return more than count).
+            if commit:
+                member.consumer.commit(offsets=[confluent_kafka.TopicPartition(topic, p, o) for p, o in commit.items()],
+                                       asynchronous=False)
+            mine = member.assignment()
+            committed = member.consumer.committed([confluent_kafka.TopicPartition(topic, p) for p in mine], timeout=15)
+            return {"assigned": mine, "records": records,
+                    "committed": {str(tp.partition): tp.offset if tp.offset >= 0 else None for tp in committed}}
+        finally:
+            member.consumer.close()
+
+    def group_rebalance(self, topic: str, group: str, partitions: int, *, protocol: str = "classic",
+                        assignor: str | None = None, timeout: float = 60.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        a = self._member(topic, group, protocol, assignor)
+        b = None
+        try:
+            while len(a.assignment()) < partitions:
+                if time.monotonic() > deadline:
+                    raise ClientError("REQUEST_TIMED_OUT", f"the first member has {a.assignment()}")
+                a.poll()
+            first = a.assignment()
+            a.revoked.clear()
+            a.lost.clear()
+            b = self._member(topic, group, protocol, assignor)
+            while not _split(a.assignment(), b.assignment(), partitions):
+                if time.monotonic() > deadline:
+                    raise ClientError("REQUEST_TIMED_OUT", f"the members have {a.assignment()} and {b.assignment()}")
+                a.poll()
+                b.poll()
+            return {"first": first, "a": a.assignment(), "b": b.assignment(), "a_revoked": sorted(a.revoked),
+                    "a_lost": sorted(a.lost)}
+        finally:
+            for member in (b, a):
+                if member is not None:
+                    member.consumer.close()
+
+    def describe_groups(self, groups: list[str], *, protocol: str = "classic") -> dict[str, Any]:
+        # librdkafka picks DescribeGroups or ConsumerGroupDescribe by the group's type itself.
+        admin = self._admin()
+        out: dict[str, Any] = {}
+        for name, future in admin.describe_consumer_groups(groups, request_timeout=15).items():
+            try:
+                g = future.result(timeout=30)
+            except confluent_kafka.KafkaException as exc:
+                out[name] = {"error": confluent_error_name(exc.args[0])}
+                continue
+            members = [{"client_id": m.client_id, "assigned": sorted([tp.topic, tp.partition] for tp in m.assignment.topic_partitions)}
+                       for m in g.members]
+            out[name] = {"state": GROUP_STATES.get(g.state.name, g.state.name), "members": members}
+        return out
+
+    def list_groups(self) -> dict[str, dict[str, Any]]:
+        admin = self._admin()
+        listed = admin.list_consumer_groups(request_timeout=15).result(timeout=30)
+        return {g.group_id: {"state": GROUP_STATES.get(g.state.name, g.state.name), "group_type": g.type.name.lower()}
+                for g in listed.valid}
+
+    def delete_groups(self, groups: list[str]) -> dict[str, str | None]:
+        admin = self._admin()
+        return self._per_topic(admin.delete_consumer_groups(groups, request_timeout=15), admin)
+
+    def group_offsets(self, group: str, topic: str) -> dict[str, Any]:
+        admin = self._admin()
+        request = [confluent_kafka.ConsumerGroupTopicPartitions(group)]
+        [future] = admin.list_consumer_group_offsets(request, request_timeout=15).values()
+        committed = {tp.partition: tp.offset for tp in future.result(timeout=30).topic_partitions if tp.topic == topic}
+        ends = self.offsets(topic, sorted(committed), [])["end"]
+        return {"committed": {str(p): o for p, o in sorted(committed.items())},
+                "lag": {str(p): ends[str(p)] - o for p, o in sorted(committed.items())}}
+
+    # -- transactions ---------------------------------------------------------
+
+    def _transactional(self, transactional_id: str) -> confluent_kafka.Producer:
+        producer = confluent_kafka.Producer({"bootstrap.servers": self.bootstrap, "transactional.id": transactional_id,
+                                             "linger.ms": 20, "message.timeout.ms": 15000})
+        try:
+            producer.init_transactions(15)
+            producer.begin_transaction()
+        except confluent_kafka.KafkaException as exc:
+            raise ClientError(confluent_error_name(exc.args[0]), str(exc)) from exc
+        return producer
+
+    @staticmethod
+    def _end(producer: confluent_kafka.Producer, commit: bool) -> None:
+        try:
+            if commit:
+                producer.commit_transaction(15)
+            else:
+                producer.abort_transaction(15)
+        except confluent_kafka.KafkaException as exc:
+            raise ClientError(confluent_error_name(exc.args[0]), str(exc)) from exc
+
+    def produce_transaction(self, topic: str, records: list[dict[str, Any]], *, transactional_id: str,
+                            commit: bool) -> list[dict[str, Any]]:
+        producer = self._transactional(transactional_id)
+        sent: list[Any] = []
+
+        def on_delivery(error: Any, message: Any) -> None:
+            sent.append(error if error is not None else {"partition": message.partition(), "offset": message.offset(),
+                                                         "timestamp": message.timestamp()[1]})
+
+        for r in records:
+            producer.produce(topic, key=data(r.get("key")), value=data(r.get("value")), partition=r.get("partition", -1),
+                             headers=_headers(r) or None, on_delivery=on_delivery)
+        producer.flush(15)
+        self._end(producer, commit)
+        for result in sent:
+            if not isinstance(result, dict):
+                raise ClientError(confluent_error_name(result), str(result))
+        return sent
+
+    def consume_isolated(self, topic: str, partition: int, offset: int, count: int, *, isolation: str,
+                         timeout: float = 10.0) -> list[dict[str, Any]]:
+        consumer = self._consumer(**{"isolation.level": isolation})
+        try:
+            consumer.assign([confluent_kafka.TopicPartition(topic, partition, offset)])
+            return self._poll(consumer, count, timeout)
+        finally:
+            consumer.close()
+
+    def transform(self, source: str, target: str, group: str, count: int, *, transactional_id: str, commit: bool,
+                  timeout: float = 30.0) -> dict[str, Any]:
+        member = self._member(source, group, "classic", None, **{"isolation.level": "read_committed"})
+        producer = self._transactional(transactional_id)
+        try:
+            records: list[dict[str, Any]] = []
+            deadline = time.monotonic() + timeout
+            while len(records) < count and time.monotonic() < deadline:
+                for m in member.consumer.consume(num_messages=count - len(records), timeout=0.1):
+                    if m.error() is not None:
+                        raise ClientError(confluent_error_name(m.error()), str(m.error()))
+                    records.append({"partition": m.partition(), "offset": m.offset(), "value": text(m.value())})
+                    producer.produce(target, key=m.key(), value=m.value(), partition=m.partition())
+            producer.flush(15)
+            positions = member.consumer.position(member.consumer.assignment())
+            producer.send_offsets_to_transaction(positions, member.consumer.consumer_group_metadata(), 15)
+            self._end(producer, commit)
+            return {"records": records, "committed": commit}
+        finally:
+            member.consumer.close()
+
+def _consume_error_name(error: Any) -> str:
+    """librdkafka reports both cases of the "none" (error) reset policy as its local _AUTO_OFFSET_RESET;
+    its message tells an out-of-range offset from a missing committed one."""
+    if error.code() == confluent_kafka.KafkaError._AUTO_OFFSET_RESET:
+        return "OFFSET_OUT_OF_RANGE" if "out of range" in error.str().lower() else "NO_OFFSET_FOR_PARTITION"
+    return confluent_error_name(error)
+
+
+GROUP_STATES = {"PREPARING_REBALANCING": "PreparingRebalance", "COMPLETING_REBALANCING": "CompletingRebalance",
+                "STABLE": "Stable", "DEAD": "Dead", "EMPTY": "Empty", "UNKNOWN": "Unknown"}
+
+
+class _ConfluentMember:
+    """A confluent-kafka group member and what its rebalance callbacks told it (librdkafka
+    assigns by itself after the callback when the callback does not)."""
+
+    def __init__(self, consumer: confluent_kafka.Consumer, topic: str) -> None:
+        self.consumer = consumer
+        self.revoked: set[int] = set()
+        self.lost: set[int] = set()
+        consumer.subscribe([topic], on_revoke=lambda _, tps: self.revoked.update(tp.partition for tp in tps),
+                           on_lost=lambda _, tps: self.lost.update(tp.partition for tp in tps))
+
+    def assignment(self) -> list[int]:
+        return sorted(tp.partition for tp in self.consumer.assignment())
+
+    def poll(self) -> None:
+        """A short poll, which serves the rebalance callbacks; its records are dropped."""
+        for m in self.consumer.consume(num_messages=100, timeout=0.1):
+            if m.error() is not None:
+                raise ClientError(confluent_error_name(m.error()), str(m.error()))
+
+
+def _split(a: list[int], b: list[int], partitions: int) -> bool:
+    return bool(a) and bool(b) and not set(a) & set(b) and len(set(a) | set(b)) == partitions
 
 ADAPTERS = {"kafka-python": KafkaPythonAdapter, "aiokafka": AiokafkaAdapter, "confluent": ConfluentAdapter}
