@@ -10,6 +10,7 @@ take its place in the expected list.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -297,3 +298,35 @@ def test_kafka_transactions_cli_list_and_describe(broker: BrokerProcess, topic_n
     producer.commit_transaction(30)
     [_, row] = table(["describe", "--transactional-id", tid])
     assert row[4] == "CompleteCommit" and row[8:] in ([], [""])
+
+
+def test_java_producer_uses_transactions_v2(broker: BrokerProcess, topic_name: str) -> None:
+    """kafka-clients 4.4 sees transaction.version 2 finalized and runs
+    transactions v2: no AddPartitionsToTxn (the partitions join on produce),
+    EndTxn v5 bumping the epoch once per transaction. Offsets go through
+    AddOffsetsToTxn and TxnOffsetCommit."""
+    from tests.broker.test_java_clients import Driver, build_driver
+
+    bootstrap = broker.bootstrap_servers
+    create_topic(bootstrap, topic_name, partitions=2)
+    tid = f"{topic_name}-java"
+    group = f"{topic_name}-g"
+    driver = Driver(build_driver(), bootstrap)
+
+    def txn(name: str, commit: bool, **extra: Any) -> dict[str, Any]:
+        records = [{"partition": i % 2, "value": base64.b64encode(f"{name}{i}".encode()).decode()} for i in range(4)]
+        return {"records": records, "commit": commit, **extra}
+
+    [written] = driver.ok({"op": "transactions", "topic": topic_name, "config": {"transactional.id": tid}, "transactions": [
+        txn("one", True), txn("two", False), txn("three", True, group=group, offsets={"0": 7, "1": 9})]})
+    assert [len(w) for w in written] == [4, 4, 4]
+    state = describe(broker.port, tid)
+    # InitProducerId gave epoch 0; each of the three EndTxn v5 bumped it.
+    assert (state.transaction_state, state.producer_epoch) == ("CompleteCommit", 3)
+    got = consume_partitions("confluent", bootstrap, topic_name, [0, 1], count=8, **{"isolation.level": "read_committed"})
+    assert values(got) == sorted([f"one{i}".encode() for i in range(4)] + [f"three{i}".encode() for i in range(4)])
+    # Markers are written with the bumped epochs: a write of the first transaction's epoch is fenced.
+    with WireClient.connect(broker.port) as wire:
+        assert produce_transactional(wire, 12, tid, topic_name, 0, state.producer_id, 0, 2, b"late") == ErrorCode.INVALID_PRODUCER_EPOCH
+        fetched = wire.call(ApiKey.OFFSET_FETCH, 7, messages.OffsetFetchRequest(group_id=group, topics=None, require_stable=True))
+    assert sorted((p.partition_index, p.committed_offset) for t in fetched.topics for p in t.partitions) == [(0, 7), (1, 9)]

@@ -122,6 +122,7 @@ public class KafkaClientDriver {
             case "alter_configs": return alterConfigs(command);
             case "describe_cluster": return describeCluster();
             case "produce": return produce(command);
+            case "transactions": return transactions(command);
             case "consume": return consume(command);
             case "offsets": return offsets(command);
             case "group_consume": return groupConsume(command);
@@ -290,6 +291,55 @@ public class KafkaClientDriver {
             }
             return out;
         }
+    }
+
+    /** One transactional producer (config must name transactional.id) runs the
+     * transactions in order: each sends its records (and, with "group", the
+     * offsets through sendOffsetsToTransaction), then commits or aborts.
+     * Answers per transaction the records' partitions and offsets. */
+    private Object transactions(Map<String, Object> command) throws Exception {
+        Properties config = new Properties();
+        config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        config.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) TIMEOUT_MS);
+        config.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 15_000);
+        config.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, TIMEOUT_MS);
+        map(command.getOrDefault("config", Map.of())).forEach((k, v) -> config.put(k, String.valueOf(v)));
+        String topic = (String) command.get("topic");
+        List<Object> out = new ArrayList<>();
+        try (KafkaProducer<byte[], byte[]> producer =
+                 new KafkaProducer<>(config, new ByteArraySerializer(), new ByteArraySerializer())) {
+            producer.initTransactions();
+            for (Object item : (List<?>) command.get("transactions")) {
+                Map<String, Object> txn = map(item);
+                producer.beginTransaction();
+                List<Future<RecordMetadata>> sent = new ArrayList<>();
+                for (Object r : (List<?>) txn.get("records")) {
+                    Map<String, Object> record = map(r);
+                    Object partition = record.get("partition");
+                    sent.add(producer.send(new ProducerRecord<>(topic, partition == null ? null : integer(partition),
+                        bytes(record.get("key")), bytes(record.get("value")))));
+                }
+                producer.flush();
+                List<Object> written = new ArrayList<>();
+                for (Future<RecordMetadata> future : sent) {
+                    RecordMetadata metadata = future.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
+                    written.add(Map.of("partition", metadata.partition(), "offset", metadata.offset()));
+                }
+                if (txn.get("group") != null) {
+                    Map<TopicPartition, org.apache.kafka.clients.consumer.OffsetAndMetadata> offsets = new HashMap<>();
+                    map(txn.get("offsets")).forEach((p, o) -> offsets.put(new TopicPartition(topic, Integer.parseInt(p)),
+                        new org.apache.kafka.clients.consumer.OffsetAndMetadata(((Number) o).longValue())));
+                    producer.sendOffsetsToTransaction(offsets, new org.apache.kafka.clients.consumer.ConsumerGroupMetadata((String) txn.get("group")));
+                }
+                if (Boolean.TRUE.equals(txn.get("commit"))) {
+                    producer.commitTransaction();
+                } else {
+                    producer.abortTransaction();
+                }
+                out.add(written);
+            }
+        }
+        return out;
     }
 
     private KafkaConsumer<byte[], byte[]> consumer(Map<String, Object> command) {
