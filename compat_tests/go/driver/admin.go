@@ -102,7 +102,10 @@ func (d *driver) describeTopics(raw json.RawMessage) (any, error) {
 	out := map[string]any{}
 	for _, name := range command.Topics {
 		topic, ok := topics[name]
-		if !ok || topic.Err != nil {
+		if !ok {
+			return nil, fmt.Errorf("topic %s is not in the answer", name)
+		}
+		if topic.Err != nil {
 			out[name] = perName(topic.Err)
 			continue
 		}

@@ -315,7 +315,10 @@ func (d *driver) describeGroups(raw json.RawMessage) (any, error) {
 		}
 		for _, name := range command.Groups {
 			g, ok := described[name]
-			if !ok || g.Err != nil {
+			if !ok {
+				return nil, fmt.Errorf("group %s is not in the answer", name)
+			}
+			if g.Err != nil {
 				out[name] = perName(g.Err)
 				continue
 			}
@@ -333,7 +336,10 @@ func (d *driver) describeGroups(raw json.RawMessage) (any, error) {
 	}
 	for _, name := range command.Groups {
 		g, ok := described[name]
-		if !ok || g.Err != nil {
+		if !ok {
+			return nil, fmt.Errorf("group %s is not in the answer", name)
+		}
+		if g.Err != nil {
 			out[name] = perName(g.Err)
 			continue
 		}

@@ -20,8 +20,9 @@
 //	describe_topics   topics: [name] -> {name: {id, internal, partitions: [{partition, leader, replicas, isr}]} | {error, message}}
 //	delete_topics     topics: [name] -> {name: null | {error, message}}
 //	create_partitions topic, count -> null
-//	describe_configs  topic -> [{name, value, source, default, read_only, sensitive}]
-//	alter_configs     topic, set: {name: value}, delete: [name] (incremental) -> null
+//	describe_configs  topic -> [{name, value, source, read_only, sensitive}]
+//	alter_configs     topic, set: {name: value}, delete: [name], incremental (default true; false: the legacy
+//	                  AlterConfigs, which replaces every override) -> null
 //	describe_cluster  -> {cluster_id, controller, nodes: [{id, host, port}]}
 //	produce           topic, config, records: [{partition, key, value, timestamp, headers: [[name, value]]}],
 //	                  transaction: "commit" | "abort" (with config.transactional_id) -> [{partition, offset, timestamp}]
@@ -32,15 +33,18 @@
 //	                  -> {assigned: [p], records: [{partition, offset, value}], committed: {p: offset}}
 //	group_rebalance   topic, group, protocol, assignor, partitions, timeout_ms
 //	                  -> {first: [p], a: [p], b: [p], a_revoked: [p], a_lost: [p]}
-//	describe_groups   groups: [name] -> {name: {state, protocol_type, protocol, members: [{client_id, assigned: [[topic, p]]}]} | {error}}
+//	describe_groups   groups: [name], protocol -> {name: {state, protocol_type, protocol, members: [{client_id, assigned: [[topic, p]]}]}
+//	                  | {error, message}} (DescribeGroups; protocol "consumer": ConsumerGroupDescribe, {state, assignor, members})
 //	list_groups       -> {name: {state, protocol_type, group_type}}
 //	delete_groups     groups: [name] -> {name: null | {error, message}}
-//	group_offsets     group, topic -> {committed: {p: offset}, lag: {p: lag}}
-//	transform         input, output, group, count, commit, timeout_ms, config (GroupTransactSession:
-//	                  consume count records, produce them to output, end the transaction) -> {records: [{partition, offset, value}]}
+//	group_offsets     group, topic -> {state, committed: {p: offset}, lag: {p: lag}}
+//	transform         topic (the input), output, group, count, transaction ("commit" | "abort"), timeout_ms, config (GroupTransactSession:
+//	                  consume count records, produce them to output, end the transaction) -> {records: [{partition, offset, value}], committed}
 //
 // Producer config (franz-go's options by this driver's names): acks ("0", "1",
-// "all"), compression, linger_ms, idempotent, retries, transactional_id.
+// "all"), compression, linger_ms, idempotent, retries, batch_max_bytes,
+// transactional_id. consume also takes reset ("earliest", "latest", "none"),
+// max_wait_ms, and group with a null offset (the group's committed offset).
 // Consumer config: isolation ("read_committed" | "read_uncommitted"),
 // session_timeout_ms. Every call is bounded by timeout_ms or callTimeout.
 package main
