@@ -215,9 +215,9 @@ def test_find_coordinator_versions_and_key_types(offsets_broker: BrokerProcess) 
             assert (body.error_code, body.node_id, body.port) == (0, 1, offsets_broker.port)
         body = wire.call(ApiKey.FIND_COORDINATOR, 4, messages.FindCoordinatorRequest(key_type=0, coordinator_keys=["a", "b"]))
         assert [(c.key, c.error_code, c.node_id) for c in body.coordinators] == [("a", 0, 1), ("b", 0, 1)]
-        # No transaction coordinator yet: what Kafka answers until it has one.
+        # Transaction keys: this node's transaction coordinator (__transaction_state is created on first use).
         body = wire.call(ApiKey.FIND_COORDINATOR, 4, messages.FindCoordinatorRequest(key_type=1, coordinator_keys=["txn"]))
-        assert [(c.error_code, c.error_message, c.node_id, c.host, c.port) for c in body.coordinators] == [(ErrorCode.COORDINATOR_NOT_AVAILABLE, "", -1, "", -1)]
+        assert [(c.error_code, c.node_id, c.host, c.port) for c in body.coordinators] == [(0, 1, "127.0.0.1", offsets_broker.port)]
         body = wire.call(ApiKey.FIND_COORDINATOR, 6, messages.FindCoordinatorRequest(key_type=2, coordinator_keys=["share"]))
         assert [(c.error_code, c.node_id) for c in body.coordinators] == [(ErrorCode.INVALID_REQUEST, -1)]
         body = wire.call(ApiKey.FIND_COORDINATOR, 3, messages.FindCoordinatorRequest(key="g1", key_type=0))
