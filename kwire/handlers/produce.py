@@ -37,8 +37,10 @@ INVALID_RECORD, as is a batch whose record count disagrees with its offset
 range. A producer with an open transaction that sends a non-transactional
 batch gets INVALID_TXN_STATE.
 
-Not implemented yet (issue 7): transactional producer checks (the
-transaction coordinator, markers, verification of transactional batches).
+Transactional batches first pass the transaction coordinator's checks
+(KIP-890, kwire/transactions/verification.py): Produce v12+ adds the
+partition to the producer's transaction, older versions are verified to be
+in it (INVALID_TXN_STATE, TRANSACTION_ABORTABLE from v11).
 """
 
 from __future__ import annotations
