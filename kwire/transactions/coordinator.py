@@ -131,6 +131,9 @@ class TransactionCoordinator:
         self.markers = markers
         self.producer_ids = producer_ids
         self.clock = clock
+        # The partition count of __transaction_state once it exists (the runner
+        # sets it), else the configured one, as Kafka's partitionFor.
+        self.num_partitions = config.num_partitions
         self.partitions: dict[int, _Partition] = {}
         self.transactions: dict[str, TransactionMetadata] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -138,7 +141,7 @@ class TransactionCoordinator:
     # -- ownership and loading -------------------------------------------------
 
     def partition_for(self, transactional_id: str) -> int:
-        return records.partition_for(transactional_id, self.config.num_partitions)
+        return records.partition_for(transactional_id, self.num_partitions)
 
     def begin_loading(self, partition: int, coordinator_epoch: int) -> None:
         self.partitions[partition] = _Partition(coordinator_epoch)

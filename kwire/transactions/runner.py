@@ -172,6 +172,7 @@ class TransactionCoordinatorRunner:
         topic = broker.image.topic(TRANSACTION_STATE_TOPIC)
         if topic is None:
             return []
+        self.coordinator.num_partitions = len(topic.partitions)
         new = [index for index, p in sorted(topic.partitions.items())
                if p.leader == broker.node_id and index not in self.coordinator.partitions]
         for index in new:
