@@ -83,6 +83,12 @@ def install_driver() -> None:
         _installed = True
 
 
+def _error(failure: dict[str, Any]) -> str:
+    """Kafka's name for a driver failure: by its code (kafkajs's own names are older for
+    some, e.g. NOT_LEADER_FOR_PARTITION), else the kafkajs error class."""
+    return _code_name(failure["code"]) if failure.get("code") else failure["error"]
+
+
 def _b64(value: str | None) -> str | None:
     return None if value is None else base64.b64encode(value.encode()).decode()
 
@@ -105,11 +111,11 @@ class KafkajsAdapter(Adapter):
         if "error" in answers[0]:
             if answers[0]["error"] == "UNSUPPORTED":
                 raise Unsupported(f"kafkajs: {answers[0]['message']}")
-            raise ClientError(answers[0]["error"], answers[0].get("message") or "")
+            raise ClientError(_error(answers[0]), answers[0].get("message") or "")
         return answers[0]["ok"]
 
     def _per_name(self, answer: dict[str, Any]) -> dict[str, str | None]:
-        return {name: None if result is None else result["error"] for name, result in answer.items()}
+        return {name: None if result is None else _error(result) for name, result in answer.items()}
 
     def cluster(self) -> dict[str, Any]:
         c = self._run({"op": "describe_cluster"})
@@ -225,7 +231,7 @@ class KafkajsAdapter(Adapter):
         return self._run({"op": "list_groups"})
 
     def delete_groups(self, groups: list[str]) -> dict[str, str | None]:
-        return self._run({"op": "delete_groups", "groups": groups})
+        return self._per_name(self._run({"op": "delete_groups", "groups": groups}))
 
     def group_offsets(self, group: str, topic: str) -> dict[str, Any]:
         return self._run({"op": "group_offsets", "group": group, "topic": topic})

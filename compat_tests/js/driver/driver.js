@@ -4,19 +4,19 @@
 //   node driver.js BOOTSTRAP < commands.json
 //
 // stdin is a JSON list of commands; for each, one line of JSON goes to stdout,
-// {"ok": RESULT} or {"error": NAME, "message": "..."}, NAME being Kafka's error
-// name when kafkajs carries one (its errors' `type`, e.g. UNKNOWN_TOPIC_OR_PARTITION),
-// else the kafkajs error class. Byte strings (keys, values, header values) travel
+// {"ok": RESULT} or {"error": NAME, "code": CODE, "message": "..."}: Kafka's error code
+// and kafkajs's name for it when kafkajs carries one (UNKNOWN_TOPIC_OR_PARTITION, 3),
+// else the kafkajs error class and null. Byte strings (keys, values, header values) travel
 // as base64, null as null; offsets as numbers. Commands ("op" and its fields), as
 // the Java driver's unless said:
 //
 //   create_topics     topics: [{name, partitions, replication_factor, configs: {}}]
-//                     -> {name: null | {error, message}}  (one CreateTopics per topic:
+//                     -> {name: null | {error, code, message}}  (one CreateTopics per topic:
 //                     kafkajs answers TOPIC_ALREADY_EXISTS with `false`, not an error)
 //   list_topics       -> sorted names
 //   describe_topics   topics: [name] -> {name: {partitions: [{partition, leader, replicas, isr}]}}
 //                     (kafkajs's Metadata carries no topic ids)
-//   delete_topics     topics: [name] -> {name: null | {error, message}}
+//   delete_topics     topics: [name] -> {name: null | {error, code, message}}
 //   create_partitions topic, count -> null
 //   describe_configs  topic -> [{name, value, source, default, read_only, sensitive, synonyms}]
 //   alter_configs     topic, set: {} -> null (the legacy AlterConfigs: kafkajs has no
@@ -40,7 +40,7 @@
 //   list_groups       -> {id: {state, group_type, protocol_type}} (ListGroups v0-v2: no state)
 //   describe_groups   groups: [id] -> {id: {state, protocol_type, protocol, members:
 //                     [{client_id, assigned: [[topic, p]]}]} | {error_code}}
-//   delete_groups     groups: [id] -> {id: null | error name}
+//   delete_groups     groups: [id] -> {id: null | {error, code, message}}
 //   group_offsets     group, topic -> {committed: {p: offset}, lag: {p: end - committed}}
 //   transform         source, target, group, count, transactional_id, commit, timeout_ms
 //                     -> {records: [{partition, offset, value}], committed: bool}
@@ -75,9 +75,10 @@ const SEND_OPTIONS = new Set(['acks', 'timeout', 'compression'])
 const TIMEOUT_MS = 30000
 
 class DriverError extends Error {
-  constructor(name, message) {
+  constructor(name, message, code = null) {
     super(message)
     this.type = name
+    this.code = code
   }
 }
 
@@ -88,7 +89,6 @@ function main() {
     brokers: [bootstrap],
     connectionTimeout: 10000,
     requestTimeout: 15000,
-    retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 },
     // kafkajs's default logger writes to stdout, which carries the answers.
     logLevel: logLevel.WARN,
     logCreator: () => ({ namespace, level, log }) => {
@@ -106,7 +106,7 @@ function main() {
       try {
         answer = { ok: await driver.run(command) }
       } catch (e) {
-        answer = { error: errorName(e), message: String(e && e.message) }
+        answer = failure(e)
       }
       // Waits for the write: a large answer to a pipe is still going when process.exit runs.
       await new Promise(resolve => process.stdout.write(JSON.stringify(answer) + '\n', resolve))
@@ -116,16 +116,19 @@ function main() {
   })
 }
 
-// Kafka's name for what went wrong: kafkajs's protocol errors carry it as `type`;
+// What went wrong: kafkajs's protocol errors carry Kafka's error code (`code`) and its
+// own name for it (`type`, some of them older than Kafka's: NOT_LEADER_FOR_PARTITION);
 // retry and aggregate errors wrap the error that ended the call.
-function errorName(e) {
+function failure(e) {
   for (let cause = e, depth = 0; cause && depth < 5; depth++) {
-    if (cause.type && cause.type !== 'UNKNOWN') return cause.type
+    if (cause.type && cause.type !== 'UNKNOWN') {
+      return { error: cause.type, code: typeof cause.code === 'number' ? cause.code : null, message: String(cause.message) }
+    }
     const next = cause.originalError || cause.cause || (cause.errors && cause.errors[0])
-    if (!next) return cause.name || String(cause)
+    if (!next) return { error: cause.name || String(cause), code: null, message: String(cause.message) }
     cause = next
   }
-  return e.name
+  return { error: e.name, code: null, message: String(e.message) }
 }
 
 const b64 = value => (value == null ? null : Buffer.from(value).toString('base64'))
@@ -228,9 +231,9 @@ class Driver {
             configEntries: Object.entries(spec.configs || {}).map(([name, value]) => ({ name, value })),
           }],
         })
-        out[spec.name] = created ? null : { error: 'TOPIC_ALREADY_EXISTS', message: 'createTopics returned false' }
+        out[spec.name] = created ? null : { error: 'TOPIC_ALREADY_EXISTS', code: 36, message: 'createTopics returned false' }
       } catch (e) {
-        out[spec.name] = { error: errorName(e), message: String(e.message) }
+        out[spec.name] = failure(e)
       }
     }
     return out
@@ -257,7 +260,7 @@ class Driver {
         await admin.deleteTopics({ topics: [name], timeout: 15000 })
         out[name] = null
       } catch (e) {
-        out[name] = { error: errorName(e), message: String(e.message) }
+        out[name] = failure(e)
       }
     }
     return out
@@ -269,7 +272,7 @@ class Driver {
       resources: [{ type: ConfigResourceTypes.TOPIC, name: command.topic }],
     })
     const [resource] = resources
-    if (resource.errorCode) throw new DriverError(resource.errorMessage || `ERROR_${resource.errorCode}`, resource.errorMessage)
+    if (resource.errorCode) throw new DriverError(`ERROR_${resource.errorCode}`, resource.errorMessage, resource.errorCode)
     return resource.configEntries.map(e => ({
       name: e.configName,
       value: e.configValue,
@@ -335,7 +338,7 @@ class Driver {
       } catch (e) {
         // KafkaJSDeleteGroupsError lists each group with its own error.
         const failed = (e.groups || []).find(g => g.groupId === group)
-        out[group] = failed && failed.error ? errorName(failed.error) : errorName(e)
+        out[group] = failure(failed && failed.error ? failed.error : e)
       }
     }
     return out
@@ -434,7 +437,6 @@ class Driver {
       sessionTimeout: 10000,
       rebalanceTimeout: 10000,
       maxWaitTimeInMs: 100,
-      retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 },
       ...config,
     })
   }
