@@ -34,7 +34,9 @@ VmRSS of each broker idle after start, the peak sampled every 0.1 s during
 the measured throughput runs, and idle again at the end.
 
 "broker cpu" is the broker process's CPU time (user+system, all threads)
-per record: what the broker spends, whoever is the bottleneck.
+per record: what the broker spends, whoever is the bottleneck. It is
+steadier than the rates on a shared machine (time spent waiting for a core
+is not counted). --profile DIR writes py-spy profiles of kwire's runs.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from pathlib import Path
 
 from confluent_kafka import libversion as rdkafka_version
 from confluent_kafka.admin import AdminClient, NewTopic
-from workloads import (MB, RssSampler, consume_run, e2e_run, free_port, group_join_run, metadata_answer, proc_status,
+from workloads import (MB, Profiler, RssSampler, consume_run, e2e_run, free_port, group_join_run, metadata_answer, proc_status,
                        produce_run, startup_seconds)
 
 from compat_tests.reference_kafka import KAFKA_VERSION, ReferenceKafka
@@ -165,6 +167,17 @@ def rss_mb(target: Target) -> float:
     return proc_status(target.pid)["VmRSS"] / MB
 
 
+@contextmanager
+def profiled(target: Target, name: str, directory: Path | None) -> Iterator[None]:
+    """py-spy on kwire (a Python process) during the block, with --profile."""
+    profiler = Profiler(directory if target.name == "kwire" else None, target.pid)
+    profiler.start(name)
+    try:
+        yield
+    finally:
+        profiler.stop()
+
+
 def one_round(targets: dict[str, Target], tag: str, args: argparse.Namespace, samples: dict[str, list[float]] | None,
               log: Callable[[str], None]) -> None:
     """Every workload, each on kwire then on Kafka; `samples` None: a warm-up round."""
@@ -184,7 +197,7 @@ def one_round(targets: dict[str, Target], tag: str, args: argparse.Namespace, sa
             metric = f"produce {'1 KiB' if size == 1024 else '100 B'} acks={acks}"
             for target in targets.values():
                 topic = new_topic(target, f"{size}-{acks}")
-                with RssSampler(target.pid) as rss:
+                with RssSampler(target.pid) as rss, profiled(target, f"{tag}-produce-{size}-acks-{acks}", args.profile):
                     result = produce_run(target.bootstrap, topic, count, size, target.pid, acks=acks)
                 if size == 1024 and acks == "1":
                     one_k[target.name] = topic
@@ -193,7 +206,7 @@ def one_round(targets: dict[str, Target], tag: str, args: argparse.Namespace, sa
                 record("rss under load", target.name, rss.peak / MB)
                 log(f"   {tag} {metric} {target.name}: {result['records/s']:,.0f} rec/s, broker cpu {result['broker cpu']:.2f}")
     for target in targets.values():
-        with RssSampler(target.pid) as rss:
+        with RssSampler(target.pid) as rss, profiled(target, f"{tag}-consume-1024", args.profile):
             result = consume_run(target.bootstrap, one_k[target.name], args.records_1k, 1024, target.pid)
         record("consume 1 KiB", target.name, result["records/s"])
         record("consume 1 KiB cpu", target.name, result["broker us/record"])
@@ -269,6 +282,8 @@ def main() -> None:
     parser.add_argument("--e2e-linger-ms", type=float, default=0.0, help="producer linger.ms of the latency run (librdkafka's default is 5)")
     parser.add_argument("--startups", type=int, default=3, help="fresh processes of each broker for the startup time (median)")
     parser.add_argument("--json", type=Path, default=None, help="write every sample here")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="py-spy raw profiles of kwire's produce and consume runs into this directory (slows kwire: not for the table)")
     args = parser.parse_args()
     load_at_start = os.getloadavg()
     began = time.monotonic()
