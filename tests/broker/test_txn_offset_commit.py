@@ -14,13 +14,15 @@ transactional batch) and complete after it. Transaction verification
 AddOffsetsToTxn below v5, implicit add from v5, INVALID_PRODUCER_ID_MAPPING).
 
 End to end: confluent-kafka's consume-transform-produce loop
-(send_offsets_to_transaction) through the broker's own transaction
+(send_offsets_to_transaction, classic and KIP-848 groups) and the Java
+producer's sendOffsetsToTransaction, through the broker's own transaction
 coordinator; the input's committed offsets move only when a transaction
 commits, and survive SIGKILL.
 """
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -39,6 +41,8 @@ from kwire.groups import records as rec
 from kwire.testing import Broker, BrokerProcess
 from kwire.topics import GROUP_METADATA_TOPIC
 
+from tests.broker.test_java_clients import MISSING as JAVA_MISSING
+from tests.broker.test_java_clients import Driver, build_driver
 from tests.broker.wire import WireClient
 
 TOPIC = "txn-input"
@@ -303,3 +307,21 @@ def test_send_offsets_to_transaction_commits_input_offsets_only_on_commit(broker
     broker.kill()  # SIGKILL: only what was appended survives
     broker.start()
     assert committed_offsets(broker.bootstrap_servers, group, source, 2, require_stable=True) == {0: 4, 1: 4}
+
+
+@pytest.mark.skipif(bool(JAVA_MISSING), reason="the Java driver needs a JDK and Maven")
+def test_java_producer_offsets_count_only_when_committed(broker: BrokerProcess, topic_name: str) -> None:
+    """kafka-clients 4.4's sendOffsetsToTransaction (through the Java driver of
+    test_java_clients.py): a committed transaction's offsets are the group's,
+    an aborted one's are not."""
+    bootstrap = broker.bootstrap_servers
+    broker.create_topic(topic_name, 2)
+    group = f"{topic_name}-g"
+    driver = Driver(build_driver(), bootstrap)
+
+    def txn(commit: bool, offsets: dict[str, int]) -> dict[str, Any]:
+        return {"records": [{"partition": 0, "value": base64.b64encode(b"x").decode()}], "commit": commit, "group": group, "offsets": offsets}
+
+    driver.ok({"op": "transactions", "topic": topic_name, "config": {"transactional.id": f"{topic_name}-java"},
+               "transactions": [txn(True, {"0": 3, "1": 5}), txn(False, {"0": 10, "1": 10})]})
+    assert committed_offsets(bootstrap, group, topic_name, 2, require_stable=True) == {0: 3, 1: 5}
