@@ -414,7 +414,7 @@ class TransactionCoordinator:
                 metadata.producer_epoch = producer_epoch
                 metadata.last_producer_epoch = NO_PRODUCER_EPOCH
             return metadata.prepare_abort_or_commit(next_state, 0, NO_PRODUCER_ID, self.clock(), False)
-        return err(self._end_error_for_state(metadata, commit, retry=True))
+        return err(self._end_error_for_state(metadata, commit))
 
     def _prepare_end_v2(self, metadata: TransactionMetadata, producer_id: int, producer_epoch: int, commit: bool, from_client: bool,
                         client_transaction_version: int, next_producer_id: int | None) -> Transit | tuple[int, int, int]:
@@ -475,10 +475,10 @@ class TransactionCoordinator:
             return err(ErrorCode.INVALID_TXN_STATE)
         if state == S.EMPTY:
             return complete(S.PREPARE_ABORT, True) if not commit else err(ErrorCode.INVALID_TXN_STATE)
-        return err(self._end_error_for_state(metadata, commit, retry=True))
+        return err(self._end_error_for_state(metadata, commit))
 
     @staticmethod
-    def _end_error_for_state(metadata: TransactionMetadata, commit: bool, retry: bool) -> int:
+    def _end_error_for_state(metadata: TransactionMetadata, commit: bool) -> int:
         """EndTxn outside Ongoing (v1): a repeat of what is done or under way is
         NONE or CONCURRENT_TRANSACTIONS; anything else INVALID_TXN_STATE."""
         state = metadata.state

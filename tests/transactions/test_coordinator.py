@@ -332,3 +332,65 @@ def test_records_round_trip(state: TransactionState) -> None:
     decoded = records.decode(records.key("t"), records.value(transit))
     assert decoded is not None and decoded.transactional_id == "t" and decoded.value == transit
     assert records.decode(records.key("t"), None) == records.TransactionRecord("t", None)
+
+
+# -- property: what is stored is what the coordinator holds ------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+OPERATIONS = st.lists(st.tuples(
+    st.sampled_from(["init", "init-bump", "add", "add-v2", "commit", "abort", "commit-v2", "abort-v2", "timeout", "stale-add"]),
+    st.sampled_from(["t-a", "t-b"]),
+    st.sampled_from([A0, A1, B0]),
+), max_size=25)
+
+
+@settings(max_examples=60, deadline=None)
+@given(OPERATIONS)
+def test_replaying_the_log_rebuilds_the_coordinators_state(operations: list[tuple[str, str, tuple[str, int]]]) -> None:
+    """Whatever clients do, a coordinator that loads the stored records holds
+    what the live one holds, and a producer id's epoch never goes back."""
+    async def body(h: Harness) -> None:
+        known: dict[str, tuple[int, int]] = {}
+        seen_epochs: dict[int, int] = {}
+        for op, tid, partition in operations:
+            pid, epoch = known.get(tid, (-1, -1))
+            if op == "init":
+                error, new_pid, new_epoch = await h.init(tid=tid, timeout=1000)
+            elif op == "init-bump":
+                error, new_pid, new_epoch = await h.init(tid=tid, expected=None if pid < 0 else (pid, epoch), timeout=1000)
+            elif op in ("add", "add-v2"):
+                await h.coordinator.add_partitions(tid, pid, epoch, {partition}, 2 if op == "add-v2" else 0)
+                error = ErrorCode.UNKNOWN_SERVER_ERROR
+            elif op == "stale-add":
+                assert await h.coordinator.add_partitions(tid, pid, epoch - 1, {partition}) in (
+                    ErrorCode.PRODUCER_FENCED, ErrorCode.INVALID_PRODUCER_ID_MAPPING)
+                error = ErrorCode.UNKNOWN_SERVER_ERROR
+            elif op == "timeout":
+                h.clock.now_ms += 1001
+                await h.coordinator.abort_timed_out_transactions()
+                error = ErrorCode.UNKNOWN_SERVER_ERROR
+            else:
+                v2 = op.endswith("-v2")
+                error, new_pid, new_epoch = await h.end(pid, epoch, op.startswith("commit"), tv=2 if v2 else 0, tid=tid)
+                if not (v2 and error == ErrorCode.NONE):
+                    error = ErrorCode.UNKNOWN_SERVER_ERROR
+            await h.coordinator.idle()
+            if error == ErrorCode.NONE:
+                known[tid] = (new_pid, new_epoch)
+            for meta in h.coordinator.transactions.values():
+                assert meta.pending_state is None
+                assert meta.producer_epoch >= seen_epochs.get(meta.producer_id, -1)
+                seen_epochs[meta.producer_id] = meta.producer_epoch
+        replayed = Harness()
+        for p in range(PARTITIONS):
+            replayed.coordinator.begin_loading(p, 0)
+            replayed.coordinator.load_partition(p, h.log.records.get(p, []))
+        await replayed.coordinator.idle()
+
+        def view(c: TransactionCoordinator) -> dict[str, Any]:
+            return {t: (m.producer_id, m.producer_epoch, m.state, m.partitions, m.txn_timeout_ms, m.txn_start_timestamp)
+                    for t, m in c.transactions.items()}
+        assert view(replayed.coordinator) == view(h.coordinator)
+    run(body)
