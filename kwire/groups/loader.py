@@ -48,8 +48,8 @@ from kwire_protocol.records.record import NewRecord
 from kwire_storage.errors import InvalidProducerEpochError, KafkaStorageError, RecordBatchTooLargeError
 from kwire_storage.log import AppendOrigin, Log
 
-from kwire.groups.consumer_coordinator import ConsumerGroupConfig, ConsumerGroupCoordinator
 from kwire.groups import records as rec
+from kwire.groups.consumer_coordinator import ConsumerGroupConfig, ConsumerGroupCoordinator
 from kwire.groups.coordinator import GroupConfig, GroupCoordinator
 from kwire.groups.timers import LoopTimers
 from kwire.topic_admin import TopicRequest, create_topics
