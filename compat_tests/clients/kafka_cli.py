@@ -21,8 +21,8 @@ their scenarios (scenarios/kafka_cli.py) run as this client's column and
 are n/a for the others. kafka-dump-log is the exception: it reads a
 target's segment files, so its scenario runs with every client, each
 writing the batches it decodes. Of the generic interface this adapter
-serves the topic operations (kafka-topics); records go through the
-tools' own scenarios. Each tool run is a JVM start (~1.5-3 s).
+serves the topic operations (kafka-topics), configs (kafka-configs) and
+offsets (kafka-get-offsets); records go through the tools' own scenarios. Each tool run is a JVM start (~1.5-3 s).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import subprocess
 from typing import Any
 
 from compat_tests import reference_kafka
-from compat_tests.clients.base import Adapter, ClientError
+from compat_tests.clients.base import JAVA_EXCEPTIONS, Adapter, ClientError, Unsupported
 
 CONSUMER_GROUPS = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"
 DUMP_LOG = "org.apache.kafka.tools.DumpLogSegments"
@@ -43,6 +43,8 @@ VERIFIABLE_PRODUCER = "org.apache.kafka.tools.VerifiableProducer"
 VERIFIABLE_CONSUMER = "org.apache.kafka.tools.VerifiableConsumer"
 CONSOLE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleConsumer"
 TOPICS = "org.apache.kafka.tools.TopicCommand"
+CONFIGS = "kafka.admin.ConfigCommand"  # in the 4.3.1 core jar (4.4 moved it to org.apache.kafka.tools)
+GET_OFFSETS = "org.apache.kafka.tools.GetOffsetShell"
 TOOL_TIMEOUT = 120.0
 # kafka-topics' "Error while executing topic command : <message>" -> Kafka's error name.
 TOPIC_ERRORS = {"already exists": "TOPIC_ALREADY_EXISTS", "does not exist": "UNKNOWN_TOPIC_OR_PARTITION",
@@ -125,3 +127,50 @@ class KafkaCliAdapter(Adapter):
             return None
         except ClientError as exc:
             return exc.name
+
+    def describe_configs(self, topic: str) -> dict[str, dict[str, Any]]:
+        result = self.tool(CONFIGS, "--describe", "--all", "--entity-type", "topics", "--entity-name", topic)
+        if result.returncode != 0:
+            raise ClientError(_java_error(result.stdout + result.stderr), result.stdout[-500:])
+        out: dict[str, dict[str, Any]] = {}
+        for line in result.stdout.splitlines():
+            entry = re.fullmatch(r"  ([^=]+)=(.*) sensitive=(true|false) synonyms=\{(.*)\}", line)
+            if entry:
+                # The first synonym is where the value comes from; kafka-configs prints no source of its own.
+                source = entry[4].split(":", 1)[0] if entry[4] else "DEFAULT_CONFIG"
+                out[entry[1]] = {"value": entry[2], "source": source, "read_only": None, "sensitive": entry[3] == "true"}
+        return out
+
+    def alter_configs(self, topic: str, set: dict[str, str], delete: list[str] | None = None, *,
+                      incremental: bool = True) -> None:
+        if not incremental:
+            raise Unsupported("kafka-configs (4.x) sends IncrementalAlterConfigs only")
+        args = ["--alter", "--entity-type", "topics", "--entity-name", topic]
+        if set:  # a value with commas goes in brackets, kafka-configs' list syntax
+            args += ["--add-config", ",".join(f"{k}=[{v}]" if "," in v else f"{k}={v}" for k, v in set.items())]
+        if delete:
+            args += ["--delete-config", ",".join(delete)]
+        result = self.tool(CONFIGS, *args)
+        if result.returncode != 0:
+            raise ClientError(_java_error(result.stdout + result.stderr), result.stdout[-500:])
+
+    def offsets(self, topic: str, partitions: list[int], times: list[int]) -> dict[str, Any]:
+        def at(time_spec: int) -> dict[str, int]:
+            result = self.tool(GET_OFFSETS, "--topic", topic, "--partitions", ",".join(map(str, partitions)), "--time", str(time_spec))
+            if result.returncode != 0:
+                raise ClientError(_java_error(result.stdout + result.stderr), result.stdout[-500:])
+            found = [line.rsplit(":", 2) for line in result.stdout.splitlines() if line.startswith(f"{topic}:")]
+            return {partition: int(offset) for _, partition, offset in found}
+
+        # kafka-get-offsets prints no line for a partition without a record at or after the time,
+        # and the offset only (no timestamp).
+        by_time = {str(t): at(t) for t in times}
+        return {"beginning": at(-2), "end": at(-1),
+                "for_times": {t: {str(p): [found[str(p)], None] if str(p) in found else None for p in partitions}
+                              for t, found in by_time.items()}}
+
+
+def _java_error(output: str) -> str:
+    """Kafka's name for the last Java exception in a tool's output (its stack trace)."""
+    found = re.findall(r"org\.apache\.kafka\.common\.errors\.(\w+)", output)
+    return JAVA_EXCEPTIONS.get(found[-1], found[-1]) if found else "TOOL_FAILED"
