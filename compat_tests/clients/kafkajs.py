@@ -15,7 +15,7 @@ the KIP-848 consumer protocol and assignors other than round-robin, a null
 header value (kafkajs 2.2.4 throws measuring it) and header orders its
 header object cannot keep (a repeated key after another key). Its records
 carry no timestamp type (None), its topic metadata no topic id, its
-ListGroups (v0-v2) no group state or type (None).
+ListGroups (v0-v2) no group state or type (left out of its answer).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 One member gets every partition; a member resumes exactly after the offsets
 a previous member committed; two members split the partitions, eagerly
-(range: the first member gives everything back) or cooperatively
+(range, roundrobin: the first member gives everything back) or cooperatively
 (cooperative-sticky, and KIP-848's consumer protocol: the first member gives
 up only the partitions that move); the admin calls list, describe (an empty
 group), committed offsets and lag, and delete (then GROUP_ID_NOT_FOUND).
@@ -83,6 +83,10 @@ def two_members_range(ctx: Context) -> dict[str, Any]:
     return _rebalance(ctx, "classic", "range", eager=True)
 
 
+def two_members_roundrobin(ctx: Context) -> dict[str, Any]:
+    return _rebalance(ctx, "classic", "roundrobin", eager=True)
+
+
 def two_members_cooperative(ctx: Context) -> dict[str, Any]:
     return _rebalance(ctx, "classic", "cooperative-sticky", eager=False)
 
@@ -97,8 +101,12 @@ def admin(ctx: Context) -> dict[str, Any]:
     ctx.client.group_consume(topic, group, 2 * PER_PARTITION, assigned=2)
     ctx.setup.produce(topic, [{"key": "late", "value": "late", "partition": 0} for _ in range(3)])
     listed = ctx.client.list_groups().get(group)
-    ctx.expect_equal("listed", listed and {k: listed.get(k) for k in ("state", "group_type")},
-                     {"state": "Empty", "group_type": "classic"})
+    ctx.expect_equal("listed", listed is not None, True)
+    # ListGroups answers a group's state from v4 and its type from v5: a client on an older
+    # version (kafkajs: v2) reports neither, so only what the client reports is checked.
+    wanted = {"state": "Empty", "group_type": "classic"}
+    ctx.expect_equal("listed state and type", {k: listed.get(k) for k in wanted if k in (listed or {})},
+                     {k: v for k, v in wanted.items() if k in (listed or {})})
     described = ctx.client.describe_groups([group])[group]
     ctx.expect_equal("described", [described.get("state"), described.get("members")], ["Empty", []])
     offsets = ctx.client.group_offsets(group, topic)
@@ -117,6 +125,8 @@ SCENARIOS = [
     Scenario("group-one-member", one_member, "one member of a group is assigned every partition and commits"),
     Scenario("group-commit-resume", commit_resume, "a restarted member resumes exactly after the committed offsets"),
     Scenario("group-two-members-range", two_members_range, "two members split the partitions (range, eager rebalance)"),
+    Scenario("group-two-members-roundrobin", two_members_roundrobin,
+             "two members split the partitions (roundrobin, eager: the assignor every client ships)"),
     Scenario("group-two-members-cooperative", two_members_cooperative,
              "cooperative-sticky: the first member keeps the partitions that do not move"),
     Scenario("group-two-members-consumer-protocol", two_members_consumer_protocol,

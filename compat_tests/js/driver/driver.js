@@ -37,7 +37,7 @@
 //   group_consume     topic, group, count, assigned, timeout_ms -> {assigned, records:
 //                     [{partition, offset, value}], committed} (the classic protocol only)
 //   group_rebalance   topic, group, partitions, timeout_ms -> {first, a, b, a_revoked, a_lost}
-//   list_groups       -> {id: {state, group_type, protocol_type}} (ListGroups v0-v2: no state)
+//   list_groups       -> {id: {protocol_type}} (kafkajs's ListGroups v0-v2: no state, no type)
 //   describe_groups   groups: [id] -> {id: {state, protocol_type, protocol, members:
 //                     [{client_id, assigned: [[topic, p]]}]} | {error_code}}
 //   delete_groups     groups: [id] -> {id: null | {error, code, message}}
@@ -308,7 +308,7 @@ class Driver {
 
   async listGroups() {
     const { groups } = await (await this.admin()).listGroups()
-    return Object.fromEntries(groups.map(g => [g.groupId, { state: null, group_type: null, protocol_type: g.protocolType }]))
+    return Object.fromEntries(groups.map(g => [g.groupId, { protocol_type: g.protocolType }]))
   }
 
   async describeGroups(command) {
