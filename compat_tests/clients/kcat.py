@@ -1,4 +1,4 @@
-"""kcat (librdkafka's command-line client): produce and consume only.
+"""kcat (librdkafka's command-line client): produce, consume and metadata (kcat -L).
 
 kcat -P sets one set of headers for every record and cannot set record
 timestamps or null keys, so a produce asking for those is n/a; consuming
@@ -32,6 +32,21 @@ class KcatAdapter(Adapter):
             known = next((name for text, name in KCAT_ERRORS.items() if text in result.stderr), "KCAT_FAILED")
             raise ClientError(known, result.stderr[-2000:])
         return result.stdout
+
+    def list_topics(self) -> list[str]:
+        return sorted(t["topic"] for t in json.loads(self._run("-L", "-J"))["topics"])
+
+    def describe_topics(self, names: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in names:  # kcat -L -t: metadata of one topic (or all)
+            [topic] = json.loads(self._run("-L", "-J", "-t", name))["topics"]
+            if topic.get("error"):
+                error = topic["error"].removeprefix("Broker: ")
+                out[name] = {"error": next((n for text, n in KCAT_ERRORS.items() if text == error), error)}
+                continue
+            out[name] = {"partitions": sorted(({"partition": p["partition"], "leader": p["leader"], "replicas": [r["id"] for r in p["replicas"]],
+                                                "isr": [r["id"] for r in p["isrs"]]} for p in topic["partitions"]), key=lambda p: p["partition"])}
+        return out
 
     def producer_config(self, *, acks: str | None = None, max_request_bytes: int | None = None,
                         retries: int | None = None) -> dict[str, Any]:
