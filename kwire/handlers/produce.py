@@ -35,7 +35,9 @@ client may not write control batches (markers come from the transaction
 coordinator), and a batch with a producer id needs a sequence: both
 INVALID_RECORD, as is a batch whose record count disagrees with its offset
 range. A producer with an open transaction that sends a non-transactional
-batch gets INVALID_TXN_STATE.
+batch gets INVALID_TXN_STATE. Refusals of the log (these, the producer
+state's and the per-record errors) carry the log start offset and, but for
+record errors, no message, as Kafka's ReplicaManager answers them.
 
 Transactional batches first pass the transaction coordinator's checks
 (KIP-890, kwire/transactions/verification.py): Produce v12+ adds the
@@ -127,7 +129,8 @@ def _append(broker: Any, topic: Any, index: int, records: Any, version: int) -> 
     partition_log = broker.partitions.get(topic.name, index)
     if partition_log is None:
         return ErrorCode.NOT_LEADER_OR_FOLLOWER, None
-    rejection, records = _validate(records, version, partition_log.config, broker.clock_ms(), topic.name, index)
+    rejection, records = _validate(records, version, partition_log.config, broker.clock_ms(), topic.name, index,
+                                   partition_log.log_start_offset)
     if rejection is not None:
         return rejection.error, rejection
     try:
@@ -136,15 +139,12 @@ def _append(broker: Any, topic: Any, index: int, records: Any, version: int) -> 
         return ErrorCode.CORRUPT_MESSAGE, None
     except RecordBatchTooLargeError:
         return ErrorCode.RECORD_LIST_TOO_LARGE, None
-    except OutOfOrderSequenceError as e:
+    except (OutOfOrderSequenceError, InvalidProducerEpochError, InvalidTxnStateError) as e:
+        # Kafka (ReplicaManager.appendToLocalLog) answers these with the log
+        # start offset and without a message.
         log.debug("%s-%d: %s", topic.name, index, e)
-        return ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, Rejection(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, str(e))
-    except InvalidProducerEpochError as e:
-        log.debug("%s-%d: %s", topic.name, index, e)
-        return ErrorCode.INVALID_PRODUCER_EPOCH, Rejection(ErrorCode.INVALID_PRODUCER_EPOCH, str(e))
-    except InvalidTxnStateError as e:
-        log.debug("%s-%d: %s", topic.name, index, e)
-        return ErrorCode.INVALID_TXN_STATE, None
+        error = PRODUCER_STATE_ERRORS[type(e)]
+        return error, Rejection(error, log_start_offset=partition_log.log_start_offset)
     except KafkaStorageError as e:
         log.error("append to %s-%d failed: %s", topic.name, index, e)
         return ErrorCode.KAFKA_STORAGE_ERROR, None
@@ -158,9 +158,18 @@ class Rejection(NamedTuple):
     error: int
     message: str | None = None
     record_errors: tuple[tuple[int, str], ...] = ()
+    log_start_offset: int = -1  # the log's, when the log refused it (as Kafka answers)
 
 
-def _validate(records: Any, version: int, config: Any, now_ms: int, topic: str, partition: int) -> tuple[Rejection | None, Any]:
+PRODUCER_STATE_ERRORS = {
+    OutOfOrderSequenceError: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+    InvalidProducerEpochError: ErrorCode.INVALID_PRODUCER_EPOCH,
+    InvalidTxnStateError: ErrorCode.INVALID_TXN_STATE,
+}
+
+
+def _validate(records: Any, version: int, config: Any, now_ms: int, topic: str, partition: int,
+              log_start_offset: int) -> tuple[Rejection | None, Any]:
     """Kafka's per-partition checks (LogValidator), from the header where it
     suffices. Returns a rejection, or the records to append: as sent, or
     rebuilt with the topic's compression.type."""
@@ -176,7 +185,7 @@ def _validate(records: Any, version: int, config: Any, now_ms: int, topic: str, 
     batch = batches[0]
     if (batch.is_control or batch.records_count <= 0 or batch.records_count != batch.last_offset_delta + 1
             or (batch.producer_id >= 0 and batch.base_sequence < 0)):
-        return Rejection(ErrorCode.INVALID_RECORD), None
+        return Rejection(ErrorCode.INVALID_RECORD, log_start_offset=log_start_offset), None
     if batch.compression == ZSTD and version < 7:
         return Rejection(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE), None
     if batch.size > config.max_message_bytes:
@@ -200,7 +209,7 @@ def _validate(records: Any, version: int, config: Any, now_ms: int, topic: str, 
             errors.append((ErrorCode.INVALID_TIMESTAMP, index, f"Timestamp {record.timestamp} of message with offset {record.offset} is out of range. "
                                                                f"The timestamp should be within [{lowest}, {highest}]"))
     if errors:
-        return _record_errors_rejection(errors), None
+        return _record_errors_rejection(errors)._replace(log_start_offset=log_start_offset), None
     if target == batch.compression:
         return None, records
     rebuilt = build_batch(
@@ -231,7 +240,8 @@ def _partition_response(index: int, error: int, info: Any) -> Any:
     """`info` is the AppendInfo of a success, a Rejection, or None."""
     if isinstance(info, Rejection):
         return PartitionResponse(
-            index=index, error_code=error, base_offset=-1, log_append_time_ms=-1, log_start_offset=-1, error_message=info.message,
+            index=index, error_code=error, base_offset=-1, log_append_time_ms=-1, log_start_offset=info.log_start_offset,
+            error_message=info.message,
             record_errors=[RecordError(batch_index=i, batch_index_error_message=m) for i, m in info.record_errors],
         )
     if info is None:
