@@ -330,3 +330,49 @@ def test_java_producer_uses_transactions_v2(broker: BrokerProcess, topic_name: s
         assert produce_transactional(wire, 12, tid, topic_name, 0, state.producer_id, 0, 2, b"late") == ErrorCode.INVALID_PRODUCER_EPOCH
         fetched = wire.call(ApiKey.OFFSET_FETCH, 7, messages.OffsetFetchRequest(group_id=group, topics=None, require_stable=True))
     assert sorted((p.partition_index, p.committed_offset) for t in fetched.topics for p in t.partitions) == [(0, 7), (1, 9)]
+
+
+def test_add_partitions_batched_verify_only_and_write_txn_markers(broker: BrokerProcess, topic_name: str) -> None:
+    """The broker-to-broker forms: AddPartitionsToTxn v4+ (batched, verify_only)
+    and WriteTxnMarkers, answered per partition as Kafka does."""
+    create_topic(broker.bootstrap_servers, topic_name, partitions=2)
+    tid = f"{topic_name}-tx"
+    Request = messages.AddPartitionsToTxnRequest
+    Topic = Request.cls.AddPartitionsToTxnTopic
+
+    def add(wire: WireClient, version: int, *transactions: tuple[str, int, int, bool, dict[str, list[int]]]) -> dict[str, dict[tuple[str, int], int]]:
+        body = Request(transactions=[Request.cls.AddPartitionsToTxnTransaction(
+            transactional_id=t, producer_id=p, producer_epoch=e, verify_only=v, topics=[Topic(name=n, partitions=ps) for n, ps in topics.items()])
+            for t, p, e, v, topics in transactions])
+        answer = wire.call(ApiKey.ADD_PARTITIONS_TO_TXN, version, body)
+        assert answer.error_code == ErrorCode.NONE
+        return {r.transactional_id: {(t.name, p.partition_index): p.partition_error_code for t in r.topic_results for p in t.results_by_partition}
+                for r in answer.results_by_transaction}
+
+    with WireClient.connect(broker.port) as wire:
+        find_transaction_coordinator(wire, tid)
+        init = init_producer_id(wire, 4, tid)
+        pid, epoch = init.producer_id, init.producer_epoch
+        # v3: one transaction, as producers send it; an unknown partition fails the whole transaction.
+        v3 = wire.call(ApiKey.ADD_PARTITIONS_TO_TXN, 3, Request(
+            v3_and_below_transactional_id=tid, v3_and_below_producer_id=pid, v3_and_below_producer_epoch=epoch,
+            v3_and_below_topics=[Topic(name=topic_name, partitions=[0]), Topic(name="no-such-topic", partitions=[0])]))
+        assert {(t.name, p.partition_index): p.partition_error_code for t in v3.results_by_topic_v3_and_below for p in t.results_by_partition} == {
+            (topic_name, 0): ErrorCode.OPERATION_NOT_ATTEMPTED, ("no-such-topic", 0): ErrorCode.UNKNOWN_TOPIC_OR_PARTITION}
+        assert add(wire, 4, (tid, pid, epoch, False, {topic_name: [0]})) == {tid: {(topic_name, 0): ErrorCode.NONE}}
+        assert add(wire, 5, (tid, pid, epoch, True, {topic_name: [0, 1]}), ("nobody", 1, 0, True, {topic_name: [0]})) == {
+            tid: {(topic_name, 0): ErrorCode.NONE, (topic_name, 1): ErrorCode.TRANSACTION_ABORTABLE},
+            "nobody": {(topic_name, 0): ErrorCode.INVALID_PRODUCER_ID_MAPPING}}
+        assert add(wire, 5, (tid, pid, epoch + 1, True, {topic_name: [0]})) == {tid: {(topic_name, 0): ErrorCode.PRODUCER_FENCED}}
+        assert produce_transactional(wire, 9, tid, topic_name, 0, pid, epoch, 0, b"in-txn") == ErrorCode.NONE
+
+        # WriteTxnMarkers: what a coordinator elsewhere would send; here it commits the open transaction on partition 0.
+        Markers = messages.WriteTxnMarkersRequest
+        marker = Markers.cls.WritableTxnMarker(producer_id=pid, producer_epoch=epoch, transaction_result=True, coordinator_epoch=0, topics=[
+            Markers.cls.WritableTxnMarker.WritableTxnMarkerTopic(name=topic_name, partition_indexes=[0]),
+            Markers.cls.WritableTxnMarker.WritableTxnMarkerTopic(name="no-such-topic", partition_indexes=[3])])
+        answer = wire.call(ApiKey.WRITE_TXN_MARKERS, 1, Markers(markers=[marker]))
+        assert [(r.producer_id, [(t.name, [(p.partition_index, p.error_code) for p in t.partitions]) for t in r.topics]) for r in answer.markers] == [
+            (pid, [(topic_name, [(0, ErrorCode.NONE)]), ("no-such-topic", [(3, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)])])]
+    assert values(consume_partitions("kafka-python", broker.bootstrap_servers, topic_name, [0], count=1,
+                                     isolation_level="read_committed")) == [b"in-txn"]
