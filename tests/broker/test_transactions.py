@@ -376,3 +376,30 @@ def test_add_partitions_batched_verify_only_and_write_txn_markers(broker: Broker
             (pid, [(topic_name, [(0, ErrorCode.NONE)]), ("no-such-topic", [(3, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)])])]
     assert values(consume_partitions("kafka-python", broker.bootstrap_servers, topic_name, [0], count=1,
                                      isolation_level="read_committed")) == [b"in-txn"]
+
+
+def test_kafka_transactions_cli_aborts_a_hanging_transaction(broker: BrokerProcess, topic_name: str) -> None:
+    """A transactional batch no coordinator knows of (written without a
+    transactional id, so nothing verified it) holds the last stable offset
+    back; kafka-transactions.sh abort finds its producer (DescribeProducers)
+    and writes the abort marker (WriteTxnMarkers), as against Kafka."""
+    from tests.broker.test_kafka_cli import tool
+
+    create_topic(broker.bootstrap_servers, topic_name, partitions=1)
+    with WireClient.connect(broker.port) as wire:
+        hanging = init_producer_id(wire, 4, None)
+        batch = build_batch([NewRecord(None, b"hanging")], producer_id=hanging.producer_id, producer_epoch=0, base_sequence=0, is_transactional=True)
+        Request = messages.ProduceRequest
+        data = Request.cls.TopicProduceData(name=topic_name, partition_data=[Request.cls.TopicProduceData.PartitionProduceData(index=0, records=batch)])
+        answer = wire.call(ApiKey.PRODUCE, 9, Request(transactional_id=None, acks=-1, timeout_ms=10000, topic_data=[data]))
+        assert answer.responses[0].partition_responses[0].error_code == ErrorCode.NONE
+    result = tool("org.apache.kafka.tools.TransactionsCommand",
+                  ["--bootstrap-server", broker.bootstrap_servers, "abort", "--topic", topic_name, "--partition", "0", "--start-offset", "0"])
+    assert result.returncode == 0, result.stderr
+    producer = confluent_producer(broker.bootstrap_servers, f"{topic_name}-after")
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    producer.produce(topic_name, value=b"after", partition=0)
+    producer.commit_transaction(30)
+    assert values(consume_partitions("kafka-python", broker.bootstrap_servers, topic_name, [0], count=1,
+                                     isolation_level="read_committed")) == [b"after"]
