@@ -24,7 +24,7 @@ AddOffsetsToTxnResponse = messages.AddOffsetsToTxnResponse
 @handles(ApiKey.ADD_OFFSETS_TO_TXN)
 async def add_offsets_to_txn(broker: Any, request: Any) -> Any:
     body = request.body
-    runner = getattr(broker, "transaction_coordinator", None)
+    runner = broker.transaction_coordinator
     if runner is None:
         error = ErrorCode.COORDINATOR_NOT_AVAILABLE
     else:

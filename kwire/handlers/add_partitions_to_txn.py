@@ -51,7 +51,7 @@ async def _transaction(broker: Any, version: int, transactional_id: str, produce
     missing = {tp for tp in partitions if (topic := image.topic(tp[0])) is None or topic.partition(tp[1]) is None}
     if missing:
         return {tp: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION if tp in missing else ErrorCode.OPERATION_NOT_ATTEMPTED for tp in partitions}
-    runner = getattr(broker, "transaction_coordinator", None)
+    runner = broker.transaction_coordinator
     if runner is None:
         return dict.fromkeys(partitions, ErrorCode.COORDINATOR_NOT_AVAILABLE)
     coordinator = runner.coordinator

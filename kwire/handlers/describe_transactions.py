@@ -24,7 +24,7 @@ TopicData = TransactionState.TopicData
 
 @handles(ApiKey.DESCRIBE_TRANSACTIONS)
 def describe_transactions(broker: Any, request: Any) -> Any:
-    runner = getattr(broker, "transaction_coordinator", None)
+    runner = broker.transaction_coordinator
     states = []
     for transactional_id in request.body.transactional_ids:
         if runner is None:

@@ -25,7 +25,7 @@ EndTxnResponse = messages.EndTxnResponse
 @handles(ApiKey.END_TXN)
 async def end_txn(broker: Any, request: Any) -> Any:
     body = request.body
-    runner = getattr(broker, "transaction_coordinator", None)
+    runner = broker.transaction_coordinator
     if runner is None:
         error, producer_id, epoch = ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, -1
     else:

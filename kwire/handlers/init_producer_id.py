@@ -49,7 +49,7 @@ async def init_producer_id(broker: Any, request: Any) -> Any:
     if (body.producer_id == -1) != (body.producer_epoch == -1):
         return _error(ErrorCode.INVALID_REQUEST, version)
     if body.transactional_id is not None:
-        runner = getattr(broker, "transaction_coordinator", None)
+        runner = broker.transaction_coordinator
         if runner is None:
             return _error(ErrorCode.COORDINATOR_NOT_AVAILABLE, version)
         expected = None if body.producer_id == -1 else (body.producer_id, body.producer_epoch)

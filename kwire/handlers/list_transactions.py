@@ -25,7 +25,7 @@ TransactionState = ListTransactionsResponse.cls.TransactionState
 @handles(ApiKey.LIST_TRANSACTIONS)
 def list_transactions(broker: Any, request: Any) -> Any:
     body = request.body
-    runner = getattr(broker, "transaction_coordinator", None)
+    runner = broker.transaction_coordinator
     if runner is None:
         return ListTransactionsResponse(throttle_time_ms=0, error_code=ErrorCode.COORDINATOR_NOT_AVAILABLE)
     duration = body.duration_filter if request.version >= 1 else -1
