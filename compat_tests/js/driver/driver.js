@@ -72,7 +72,6 @@ CompressionCodecs[CompressionTypes.ZSTD] = () => ({
 
 const COMPRESSION = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP, snappy: CompressionTypes.Snappy, lz4: CompressionTypes.LZ4, zstd: CompressionTypes.ZSTD }
 const SEND_OPTIONS = new Set(['acks', 'timeout', 'compression'])
-const TIMEOUT_MS = 30000
 
 class DriverError extends Error {
   constructor(name, message, code = null) {
@@ -154,16 +153,13 @@ function headersObject(pairs) {
     // kafkajs 2.2.4 measures a header value with Buffer.byteLength before its null check.
     throw new DriverError('UNSUPPORTED', 'kafkajs 2.2.4 throws on a null header value')
   }
-  const headers = {}
-  for (const [key, value] of pairs) {
-    if (!(key in headers)) headers[key] = []
-    headers[key].push(bytes(value))
-  }
-  const sentOrder = Object.keys(headers).flatMap(key => headers[key].map(() => key))
+  const headers = new Map()
+  for (const [key, value] of pairs) headers.set(key, [...(headers.get(key) || []), bytes(value)])
+  const sentOrder = Object.keys(Object.fromEntries(headers)).flatMap(key => headers.get(key).map(() => key))
   if (sentOrder.join('\0') !== pairs.map(([key]) => key).join('\0')) {
     throw new DriverError('UNSUPPORTED', 'kafkajs headers are an object: this header order cannot be sent')
   }
-  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, v.length === 1 ? v[0] : v]))
+  return Object.fromEntries([...headers].map(([k, v]) => [k, v.length === 1 ? v[0] : v]))
 }
 
 function headerPairs(headers) {
