@@ -5,14 +5,18 @@ The algorithm, as a plain function (`clean_log(log, now)`), is Kafka's:
 1. Ranges. The *clean* part of the log runs from its start to the cleaner
    checkpoint (the first dirty offset); the *dirty* part from there to the
    first uncleanable offset: the base of the first segment that is active,
-   reaches the high watermark, or is younger than min.compaction.lag.ms.
+   reaches the last stable offset (so nothing of an open transaction, nor
+   anything after one, is cleaned; the LSO is at most the high watermark), or
+   is younger than min.compaction.lag.ms.
    Everything is segment-aligned; the active segment is never touched.
 2. Whether to clean: dirty bytes / (clean + dirty bytes) must reach
    min.cleanable.dirty.ratio, unless the first dirty batch is older than
    max.compaction.lag.ms, or a tombstone's delete horizon has passed.
 3. Offset map: read the dirty segments in order, recording key -> latest
    offset (a dict bounded by `max_map_entries`; when it fills, this round
-   cleans only up to the segment where it filled).
+   cleans only up to the segment where it filled). Records of aborted
+   transactions and control records are not mapped: they never shadow a
+   committed value.
 4. Copy: segments from the log start up to the end of the mapped range, in
    groups that fit one segment, are rewritten keeping a record iff no later
    record of its key is in the map. Records keep their offsets (a compacted
@@ -23,7 +27,18 @@ The algorithm, as a plain function (`clean_log(log, now)`), is Kafka's:
    tombstone is cleaned, its delete horizon (now + delete.retention.ms) is
    stored in the batch (base_timestamp, attribute bit 6). A tombstone is
    dropped once a cleaning runs at or after its batch's horizon.
-6. Swap. Each group's output is written as ``<base>.log.cleaned`` (plus
+6. Transactions (Kafka's CleanedTransactionMetadata), with the aborted
+   transactions of the segments from their transaction indexes: the
+   batches of an aborted transaction are removed. A commit or abort marker
+   stays while this round still saw batches of its transaction (an abort
+   then keeps its transaction index entry, copied into the cleaned
+   segment's ``.txnindex``); once none remain, the marker gets a delete
+   horizon like a tombstone and goes at the first cleaning after it.
+   Producer state must survive: the batch holding each known producer's
+   last data offset (or, without one, its marker at its current epoch) is
+   kept, emptied of records if none are retained (Kafka's RETAIN_EMPTY: the
+   header carries the producer id, epoch and sequences).
+7. Swap. Each group's output is written as ``<base>.log.cleaned`` (plus
    indexes), fsynced, then under the log's lock: committed by renaming the
    log file to ``.swap`` (the commit point; recovery.py finishes a committed
    swap after a crash and discards uncommitted ``.cleaned`` files), the old
@@ -32,12 +47,10 @@ The algorithm, as a plain function (`clean_log(log, now)`), is Kafka's:
    one, never neither.
 
 Appends and reads are not blocked: the reading, mapping and writing happen
-without the log's lock; only the renames of step 6 take it (appends wait for
+without the log's lock; only the renames of step 7 take it (appends wait for
 a few renames; reads never wait). If retention or truncation changed the
-segments meanwhile, the group's output is discarded.
+segments meanwhile, the group's output is discarded and the round ends there.
 
-Not handled: transactions (aborted records are not removed, control batches
-are kept) and the idempotent producer's last-batch retention.
 """
 
 from __future__ import annotations
@@ -48,11 +61,14 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from collections import deque
+
 from crc32c import crc32c
 
 from kwire_protocol.errors import CorruptRecordError
 from kwire_protocol.records.batch import (
     CRC_OFFSET,
+    COMPRESSION_MASK,
     CRC_START,
     DELETE_HORIZON_MASK,
     HEADER_SIZE,
@@ -62,12 +78,14 @@ from kwire_protocol.records.batch import (
     RecordBatch,
 )
 from kwire_protocol.records.compression import compress
+from kwire_protocol.records.control import ABORT, COMMIT, control_type
 from kwire_protocol.records.record import Record, encode_record
 
 from kwire_storage.checkpoints import fsync_dir
 from kwire_storage.log import Log
 from kwire_storage.recovery import CLEANED_SUFFIX, SWAP_SUFFIX
 from kwire_storage.segment import LogSegment
+from kwire_storage.transaction_index import AbortedTxn, TransactionIndex
 
 logger = logging.getLogger("kwire_storage.cleaner")
 
@@ -105,8 +123,9 @@ def cleanable_range(log: Log, now: int) -> tuple[int, int, list[LogSegment]]:
     lag = log.config.min_compaction_lag_ms
     cleanable: list[LogSegment] = []
     first_uncleanable = segments[-1].base_offset
+    last_stable = log.last_stable_offset
     for segment, following in zip(segments, segments[1:]):
-        if following.base_offset > log.high_watermark or (lag > 0 and segment.max_timestamp > now - lag):
+        if following.base_offset > last_stable or (lag > 0 and segment.max_timestamp > now - lag):
             first_uncleanable = segment.base_offset
             break
         cleanable.append(segment)
@@ -144,16 +163,87 @@ def needs_cleaning(log: Log, now: int) -> bool:
     return dirty_ratio(log, now) >= log.config.min_cleanable_dirty_ratio
 
 
+class _Transactions:
+    """Kafka's CleanedTransactionMetadata: walking batches in offset order, which belong to
+    aborted transactions, and whether a marker's transaction still has batches."""
+
+    def __init__(self, cleaned_index: TransactionIndex | None = None) -> None:
+        self._pending: deque[AbortedTxn] = deque()  # by first offset, not reached yet
+        self._aborted: dict[int, tuple[AbortedTxn, bool]] = {}  # producer id -> (txn, saw a batch of it)
+        self._committed: set[int] = set()  # producers whose committed transaction's batches were seen
+        self._index = cleaned_index
+
+    def add(self, aborted: list[AbortedTxn]) -> None:
+        self._pending = deque(sorted([*self._pending, *aborted], key=lambda txn: txn.first_offset))
+
+    def _reach(self, offset: int) -> None:
+        while self._pending and self._pending[0].first_offset <= offset:
+            txn = self._pending.popleft()
+            self._aborted.setdefault(txn.producer_id, (txn, False))
+
+    def data_is_aborted(self, batch: RecordBatch) -> bool:
+        self._reach(batch.last_offset)
+        if not batch.is_transactional:
+            return False
+        aborted = self._aborted.get(batch.producer_id)
+        if aborted is not None:
+            self._aborted[batch.producer_id] = (aborted[0], True)
+            return True
+        self._committed.add(batch.producer_id)
+        return False
+
+    def marker_is_removable(self, batch: RecordBatch) -> bool:
+        """True once no batch of the marker's transaction remains."""
+        self._reach(batch.last_offset)
+        if batch.records_count == 0:
+            return True  # emptied by an earlier cleaning
+        kind = control_type(batch)
+        if kind == ABORT:
+            aborted = self._aborted.pop(batch.producer_id, None)
+            if aborted is not None and aborted[1]:
+                if self._index is not None:
+                    self._index.append(aborted[0])
+                return False
+            return True
+        if kind == COMMIT:
+            if batch.producer_id in self._committed:
+                self._committed.discard(batch.producer_id)
+                return False
+            return True
+        return False
+
+
+def _last_batches(log: Log) -> dict[int, tuple[int, int]]:
+    """Producer id -> (last data offset or -1, epoch): the batches that keep producer state."""
+    with log.lock:
+        return {pid: (entry.last_offset, entry.epoch) for pid, entry in log.producer_state.producers.items()}
+
+
+def _is_last_of_producer(batch: RecordBatch, last_batches: dict[int, tuple[int, int]]) -> bool:
+    last = last_batches.get(batch.producer_id) if batch.producer_id >= 0 else None
+    if last is None:
+        return False
+    last_offset, epoch = last
+    if last_offset >= 0:
+        return batch.last_offset == last_offset
+    return batch.is_control and batch.producer_epoch == epoch
+
+
 def _build_offset_map(dirty: list[LogSegment], log: Log, max_entries: int) -> tuple[dict[bytes, int], int, int]:
     """key -> latest offset over whole dirty segments; (map, end offset, bytes read)."""
     offsets: dict[bytes, int] = {}
     end, read = dirty[0].base_offset, 0
+    transactions = _Transactions()
+    transactions.add(log.collect_aborted_transactions(dirty[0].base_offset, _segment_end(log, dirty[-1])))
     for segment in dirty:
         if offsets and len(offsets) >= max_entries:
             break
         for batch in _batches(segment):
             read += batch.size
             if batch.is_control:
+                transactions.marker_is_removable(batch)
+                continue
+            if transactions.data_is_aborted(batch):
                 continue
             for record in batch.records():
                 if record.key is not None:
@@ -208,6 +298,20 @@ def _rebuild(batch: RecordBatch, records: list[Record], delete_horizon: int | No
     return bytes(out)
 
 
+def _empty(batch: RecordBatch) -> bytes:
+    """The batch's header without records (Kafka's writeEmptyHeader): offsets, producer id,
+    epoch and sequences stay, so the producer's state can still be loaded from it."""
+    out = bytearray(HEADER_SIZE)
+    attributes = batch.attributes & ~(DELETE_HORIZON_MASK | COMPRESSION_MASK)
+    HEADER_STRUCT.pack_into(
+        out, 0, batch.base_offset, HEADER_SIZE - LOG_OVERHEAD, batch.partition_leader_epoch, MAGIC, 0, attributes,
+        batch.last_offset_delta, batch.max_timestamp, batch.max_timestamp,
+        batch.producer_id, batch.producer_epoch, batch.base_sequence, 0,
+    )
+    _CRC.pack_into(out, CRC_OFFSET, crc32c(memoryview(out)[CRC_START:]))
+    return bytes(out)
+
+
 @dataclass
 class _Stats:
     read: int = 0
@@ -218,12 +322,27 @@ class _Stats:
 
 
 def _clean_into(target: LogSegment, source: LogSegment, offsets: dict[bytes, int], now: int,
-                delete_retention_ms: int, stats: _Stats) -> None:
+                delete_retention_ms: int, stats: _Stats, transactions: _Transactions,
+                last_batches: dict[int, tuple[int, int]]) -> None:
     for batch in _batches(source):
         stats.read += batch.size
         horizon = batch.base_timestamp if batch.has_delete_horizon else None
+        kept: bytes | None
         if batch.is_control:
-            kept: bytes | None = bytes(batch.buffer)
+            kept = bytes(batch.buffer)
+            if transactions.marker_is_removable(batch):
+                if batch.records_count == 0 or (horizon is not None and now >= horizon):
+                    kept = None
+                    stats.removed += batch.records_count
+                else:
+                    if horizon is None:
+                        # Like a tombstone: readers get delete.retention.ms to see the marker.
+                        horizon = now + delete_retention_ms
+                        kept = _rebuild(batch, batch.records(), horizon)
+                    stats.earliest_horizon = horizon if stats.earliest_horizon is None else min(stats.earliest_horizon, horizon)
+        elif transactions.data_is_aborted(batch):
+            kept = None
+            stats.removed += batch.records_count
         else:
             records = batch.records()
             retained: list[Record] = []
@@ -250,6 +369,8 @@ def _clean_into(target: LogSegment, source: LogSegment, offsets: dict[bytes, int
                 kept = _rebuild(batch, retained, horizon if tombstones else None)
             if tombstones and horizon is not None:
                 stats.earliest_horizon = horizon if stats.earliest_horizon is None else min(stats.earliest_horizon, horizon)
+        if kept is None and _is_last_of_producer(batch, last_batches):
+            kept = _empty(batch) if batch.records_count else bytes(batch.buffer)
         if kept is not None:
             view = memoryview(kept)
             header = RecordBatch(view)
@@ -271,7 +392,7 @@ def _swap(log: Log, group: list[LogSegment], cleaned: LogSegment) -> bool:
             return False
         # Commit point: the log file's rename to .swap (recovery.py finishes from here).
         cleaned.log.rename(cleaned.log.path.with_name(cleaned.log.path.name[: -len(CLEANED_SUFFIX)] + SWAP_SUFFIX))
-        for index in (cleaned.offset_index, cleaned.time_index):
+        for index in (cleaned.offset_index, cleaned.time_index, cleaned.txn_index):
             index.rename(index.path.with_name(index.path.name[: -len(CLEANED_SUFFIX)] + SWAP_SUFFIX))
         fsync_dir(log.dir)
         log.schedule_delete(list(group))  # renames them *.deleted first: the final names are free
@@ -306,6 +427,7 @@ def clean_log(log: Log, now: int | None = None, *, force: bool = False,
     stats = _Stats(read=map_read)
     before = len(log.segments)
     aborted = 0
+    last_batches = _last_batches(log)
     for group in _group_by_size(to_clean, log):
         cleaned = LogSegment(
             log.dir, group[0].base_offset,
@@ -313,22 +435,27 @@ def clean_log(log: Log, now: int | None = None, *, force: bool = False,
             max_index_size=log.config.segment_index_bytes,
             created_ms=now, create=True, active=True, suffix=CLEANED_SUFFIX,
         )
+        transactions = _Transactions(cleaned.txn_index)
         try:
             for source in group:
-                _clean_into(cleaned, source, offsets, now, log.config.delete_retention_ms, stats)
+                transactions.add(log.collect_aborted_transactions(source.base_offset, _segment_end(log, source)))
+                _clean_into(cleaned, source, offsets, now, log.config.delete_retention_ms, stats, transactions,
+                            last_batches)
             cleaned.on_become_inactive()
         except (CorruptRecordError, OSError) as exc:
             logger.warning("%s: cleaning segments from %d aborted: %s", log.dir.name, group[0].base_offset, exc)
             cleaned.close_handles()
             cleaned.delete_files()
             aborted += 1
-            continue
+            # Later groups' markers may count on this group's removals (Kafka aborts the whole cleaning too).
+            break
         if not _swap(log, group, cleaned):
             logger.info("%s: segments from %d changed while cleaning; discarding the output",
                         log.dir.name, group[0].base_offset)
             cleaned.close_handles()
             cleaned.delete_files()
             aborted += 1
+            break
     if dirty and not aborted:
         log.cleaner_checkpoint = max(end_offset, log.cleaner_checkpoint or 0)
     log.earliest_delete_horizon = stats.earliest_horizon

@@ -423,12 +423,16 @@ class Log:
 
     def aborted_transactions(self, start_offset: int, upper_offset: int) -> list[tuple[int, int]]:
         """(producer id, first offset) of every aborted transaction with its marker at or after
-        `start_offset` and its first offset below `upper_offset` (Kafka's collectAbortedTransactions)."""
+        `start_offset` and its first offset below `upper_offset`."""
+        return [(txn.producer_id, txn.first_offset) for txn in self.collect_aborted_transactions(start_offset, upper_offset)]
+
+    def collect_aborted_transactions(self, start_offset: int, upper_offset: int) -> list[AbortedTxn]:
+        """The transaction index entries behind `aborted_transactions` (Kafka's collectAbortedTransactions)."""
         segments = self._segments
-        found: list[tuple[int, int]] = []
+        found: list[AbortedTxn] = []
         for segment in segments[self._floor_segment_index(segments, start_offset):]:
             txns, complete = segment.txn_index.collect(start_offset, upper_offset)
-            found.extend((txn.producer_id, txn.first_offset) for txn in txns)
+            found.extend(txns)
             if complete:
                 break
         return found

@@ -549,8 +549,9 @@ def _check_txn_state(producer_id: int, in_txn: bool, transactional: bool) -> Non
 
 
 def end_txn_marker(batch: RecordBatch) -> EndTxnMarker | None:
-    """The marker of a control batch if it ends a transaction (other control types exist in KRaft logs)."""
-    if control_type(batch) not in (ABORT, COMMIT):
+    """The marker of a control batch if it ends a transaction (other control types exist in KRaft
+    logs; the cleaner leaves a marker empty when its transaction is gone but it is its producer's last batch)."""
+    if batch.records_count == 0 or control_type(batch) not in (ABORT, COMMIT):
         return None
     return read_end_txn_marker(batch)
 

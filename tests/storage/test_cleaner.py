@@ -1,7 +1,13 @@
 import os
 import threading
 
+import pytest
+
+from kwire_protocol.records.builder import build_batch
+from kwire_protocol.records.record import NewRecord
+
 from kwire_storage.cleaner import LogCleaner, clean_log, dirty_ratio, needs_cleaning
+from kwire_storage.errors import OutOfOrderSequenceError
 from kwire_storage.log import Log
 from kwire_storage.recovery import CLEANED_SUFFIX
 
@@ -166,3 +172,103 @@ def test_cleaner_thread_does_not_block_appends_or_reads(tmp_path):
     final = {k: (o, v) for o, k, v in records(log)}
     assert final == {b"k%d" % j: (600 + 295 + j, b"late%d" % (295 + j)) for j in range(5)}
     check_indexes(log)
+
+
+# -- transactions --------------------------------------------------------------------------
+
+
+def keyed(key, value, producer_id=-1, sequence=-1, transactional=False, timestamp=T0):
+    return build_batch([NewRecord(key=key, value=value, timestamp=timestamp)], producer_id=producer_id,
+                       producer_epoch=0 if producer_id >= 0 else -1, base_sequence=sequence, is_transactional=transactional)
+
+
+def push_out_of_active(log, clock, n=40):
+    for i in range(n):
+        log.append(make_batch([b"f" * 200], key=b"filler%d" % i, timestamp=clock.now))
+    log.update_high_watermark(log.log_end_offset)
+
+
+def batches_of(log, producer_id):
+    return [b for b in read_all(log) if b.producer_id == producer_id]
+
+
+def test_aborted_records_go_and_markers_follow_once_their_transaction_is_gone(tmp_path):
+    clock = Clock(T0)
+    log = compacted_log(tmp_path, clock, **{"delete.retention.ms": 10_000})
+    log.append(keyed(b"k", b"committed", 1, 0, True))
+    log.append_marker(1, 0, 0, commit=True)
+    aborted_at = log.append(keyed(b"k", b"aborted", 2, 0, True)).first_offset
+    abort_marker = log.append_marker(2, 0, 0, commit=False).first_offset
+    log.append(keyed(b"later", b"x", 2, 1, True))   # producer 2's last batch is a later one
+    log.append_marker(2, 0, 0, commit=True)
+    push_out_of_active(log, clock)
+    assert log.aborted_transactions(0, log.log_end_offset) == [(2, aborted_at)]
+
+    clean_log(log, clock.now, force=True)
+    # The aborted record is gone and did not shadow the committed value of its key.
+    assert [(o, k, v) for o, k, v in records(log) if k == b"k"] == [(0, b"k", b"committed")]
+    # Its marker stays this round (the round still removed its batch), with its .txnindex entry.
+    marker = next(b for b in read_all(log) if b.base_offset == abort_marker)
+    assert marker.is_control and not marker.has_delete_horizon
+    assert log.aborted_transactions(0, log.log_end_offset) == [(2, aborted_at)]
+    assert log.segments[0].txn_index.path.exists()
+
+    clean_log(log, clock.now, force=True)
+    # Nothing of the transaction is left: the marker gets a delete horizon, the index entry goes.
+    marker = next(b for b in read_all(log) if b.base_offset == abort_marker)
+    assert marker.has_delete_horizon and marker.base_timestamp == clock.now + 10_000
+    assert log.aborted_transactions(0, log.log_end_offset) == []
+    assert log.earliest_delete_horizon == clock.now + 10_000
+    clock.advance(10_000)
+    assert needs_cleaning(log, clock.now)
+    clean_log(log, clock.now)
+    assert abort_marker not in [b.base_offset for b in read_all(log)]
+    # The committed transactions' markers still guard their records.
+    assert [b.is_control for b in batches_of(log, 1)] == [False, True]
+    check_indexes(log)
+
+
+def test_open_transaction_and_what_follows_are_not_cleaned(tmp_path):
+    clock = Clock(T0)
+    log = compacted_log(tmp_path, clock)
+    log.append(keyed(b"k", b"v0"))
+    log.roll()
+    open_at = log.append(keyed(b"k", b"open", 3, 0, True)).first_offset
+    log.roll()
+    log.append(keyed(b"k", b"v1"))
+    push_out_of_active(log, clock)
+    assert log.last_stable_offset == open_at
+    clean_log(log, clock.now, force=True)
+    assert [(o, v) for o, k, v in records(log) if k == b"k"] == [(0, b"v0"), (open_at, b"open"), (open_at + 1, b"v1")]
+    log.append_marker(3, 0, 0, commit=True)
+    log.roll()
+    log.update_high_watermark(log.log_end_offset)
+    clean_log(log, clock.now, force=True)
+    assert [(o, v) for o, k, v in records(log) if k == b"k"] == [(open_at + 1, b"v1")]
+
+
+def test_each_producers_last_batch_is_kept_empty(tmp_path):
+    """Kafka's RETAIN_EMPTY: the header keeps the producer's epoch and sequences through cleaning."""
+    clock = Clock(T0)
+    log = compacted_log(tmp_path, clock)
+    log.append(keyed(b"k", b"idempotent", 5, 0))       # then shadowed by a plain record
+    log.append(keyed(b"j", b"aborted", 6, 0, True))    # aborted, and producer 6's last batch
+    log.append_marker(6, 0, 0, commit=False)
+    log.append(keyed(b"k", b"plain"))
+    push_out_of_active(log, clock)
+    before = {pid: entry.copy() for pid, entry in log.producer_state.producers.items()}
+    clean_log(log, clock.now, force=True)
+    for producer_id in (5, 6):
+        [kept] = [b for b in batches_of(log, producer_id) if not b.is_control]
+        assert (kept.records_count, kept.base_sequence, kept.last_offset_delta) == (0, 0, 0)
+    assert not [r for r in records(log) if r[2] in (b"idempotent", b"aborted")]
+    # The state reloads from the emptied batches alone.
+    for offset in log.producer_state.snapshot_offsets():
+        log.producer_state.snapshot_path(offset).unlink()
+    log.close()
+    reopened = Log(log.dir, log.config, clock=clock)
+    assert {pid: e.last_sequence for pid, e in reopened.producer_state.producers.items() if pid in (5, 6)} == {5: 0, 6: 0}
+    assert reopened.producer_state.producers[5] == before[5]
+    with pytest.raises(OutOfOrderSequenceError):
+        reopened.append(keyed(b"k", b"gap", 5, 5))
+    reopened.append(keyed(b"k", b"next", 5, 1))
