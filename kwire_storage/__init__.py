@@ -4,7 +4,8 @@ See docs/storage.md for the layout and formats. The broker uses:
 
 * `LogManager` (one per log directory): startup, get_or_create_log,
   checkpoint, flush_dirty_logs, cleanup_logs, shutdown.
-* `Log` (one per partition): append, read, offset_for_timestamp,
+* `Log` (one per partition): append (with an `AppendOrigin`), append_marker,
+  read, last_stable_offset, aborted_transactions, offset_for_timestamp,
   truncate_to, delete_records, update_high_watermark, roll, flush.
 * `LogCleaner` / `clean_log` for cleanup.policy=compact.
 * `LogConfig` for topic configs.
@@ -22,13 +23,14 @@ from kwire_storage.errors import (
     UnexpectedAppendOffsetError,
 )
 from kwire_storage.file_records import FileSlice
-from kwire_storage.log import AppendInfo, Log, TimestampAndOffset
+from kwire_storage.log import AppendInfo, AppendOrigin, Log, TimestampAndOffset
 from kwire_storage.manager import LogManager
 from kwire_storage.retention import delete_old_segments
 
 __all__ = [
     "TOPIC_CONFIGS",
     "AppendInfo",
+    "AppendOrigin",
     "CorruptRecordError",
     "FileSlice",
     "InvalidConfigError",
