@@ -171,3 +171,27 @@ def test_producer_snapshot(classpath: str, tmp_path: Path) -> None:
     assert len(lines) == 6
     assert lines[-1] == (f"producerId: 8 producerEpoch: 2 coordinatorEpoch: -1 currentTxnFirstOffset: OptionalLong.empty "
                          f"lastTimestamp: {T0} firstSequence: 6 lastSequence: 8 lastOffset: 17 offsetDelta: 2 timestamp: {T0}")
+
+
+def test_transaction_markers_txnindex_and_open_transactions(classpath: str, tmp_path: Path) -> None:
+    """Kafka reads kwire's control batches, `.txnindex` entries and open transactions in `.snapshot` files."""
+    log = Log(tmp_path / "txn-0", small_config(), clock=Clock(T0))
+
+    def data(producer_id: int, sequence: int) -> bytes:
+        return build_batch([NewRecord(value=b"x", timestamp=T0)], producer_id=producer_id, producer_epoch=1,
+                           base_sequence=sequence, is_transactional=True)
+
+    log.append(data(1, 0))                                  # 0
+    log.append(data(2, 0))                                  # 1
+    log.append_marker(1, 1, 4, commit=False)                # 2: aborts producer 1 while 2 is open
+    log.append_marker(2, 1, 4, commit=True)                 # 3
+    log.append(data(2, 1))                                  # 4: open at close
+    log.close()
+    files = [tmp_path / "txn-0" / f"{0:020d}{suffix}" for suffix in (".log", ".txnindex")]
+    output = dump(classpath, [*files, tmp_path / "txn-0" / f"{5:020d}.snapshot"])
+    assert "version: 0 producerId: 1 firstOffset: 0 lastOffset: 2 lastStableOffset: 1" in output
+    markers = [line for line in output.splitlines() if "endTxnMarker" in line]
+    assert [("ABORT" in m, "coordinatorEpoch: 4" in m) for m in markers] == [(True, True), (False, True)]
+    assert re.search(r"baseOffset: 2 lastOffset: 2 count: 1 .*producerId: 1 producerEpoch: 1 .*isTransactional: true "
+                     r"isControl: true", output), output
+    assert "producerId: 2 producerEpoch: 1 coordinatorEpoch: 4 currentTxnFirstOffset: OptionalLong[4]" in output
