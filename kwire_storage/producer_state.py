@@ -43,9 +43,10 @@ transaction index. Producers with an open transaction never expire.
 
 State is rebuilt on load by scanning batch headers from the latest snapshot
 to the log end (control batches are decoded: their one record says commit
-or abort); the scan reports the aborted transactions it completes, so the
-log can rebuild the transaction indexes of the scanned range. A snapshot is written when a segment rolls and on clean
-close, named by the offset up to which it holds the state
+or abort); the scan reports the transactions it completes, so the log can
+rebuild the transaction indexes of the scanned range. A snapshot is
+written when a segment rolls and on clean close, named by the offset up to
+which it holds the state
 (``<offset, 20 digits>.snapshot``, Kafka's naming), so a restart scans at
 most the active segment; at load only the latest snapshot and those at
 segment boundaries are kept. Truncation reloads from the latest snapshot at or
@@ -558,7 +559,7 @@ def end_txn_marker(batch: RecordBatch) -> EndTxnMarker | None:
 
 def _read_marker(file: Any, position: int, size: int) -> EndTxnMarker | None:
     try:
-        return end_txn_marker(RecordBatch(memoryview(file.pread(size, position))))
+        return end_txn_marker(RecordBatch(memoryview(file.read_exact(size, position))))
     except CorruptRecordError as exc:
         # Recovery CRC-checked the batch, so this is a control record we do not understand.
         logger.warning("ignoring control batch at position %d of %s: %s", position, file.path.name, exc)
