@@ -8,11 +8,14 @@ an aborted transaction's records, and stop at the last stable offset while
 a transaction is open; read_uncommitted consumers see everything. Raw
 Fetch/ListOffsets requests check the fields behind that: the
 last_stable_offset, the aborted_transactions list (read_committed only) and
-ListOffsets LATEST per isolation level.
+ListOffsets per isolation level (LATEST is the LSO for read_committed, and
+a lookup by timestamp that lands at or past it answers offset -1, as
+Kafka's ReplicaManager does).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +32,7 @@ from tests.broker.clients import consume, create_topic
 from tests.broker.wire import WireClient
 
 READ_UNCOMMITTED, READ_COMMITTED = 0, 1
+MAX_TIMESTAMP = -3
 FetchRequest = messages.FetchRequest
 FetchTopic = FetchRequest.cls.FetchTopic
 FetchPartition = FetchTopic.FetchPartition
@@ -46,11 +50,11 @@ class Producers:
         self.txn.init_transactions(30)
         self.plain = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
 
-    def transaction(self, *values: bytes, commit: bool | None) -> None:
+    def transaction(self, *values: bytes, commit: bool | None, timestamp: int = 0) -> None:
         """Produce `values` in a transaction; commit, abort, or (None) leave it open."""
         self.txn.begin_transaction()
         for value in values:
-            self.txn.produce(self.topic, value, partition=0)
+            self.txn.produce(self.topic, value, partition=0, timestamp=timestamp)
         self.txn.flush(30)
         if commit is True:
             self.txn.commit_transaction(30)
@@ -62,9 +66,9 @@ class Producers:
             producer.flush(30)
             producer.close()
 
-    def send_plain(self, *values: bytes) -> None:
+    def send_plain(self, *values: bytes, timestamp: int = 0) -> None:
         for value in values:
-            self.plain.produce(self.topic, value, partition=0)
+            self.plain.produce(self.topic, value, partition=0, timestamp=timestamp)
         assert self.plain.flush(30) == 0
 
 
@@ -91,10 +95,11 @@ def fetch(port: int, topic: str, offset: int, isolation: int, version: int = 12)
     return partition
 
 
-def latest(port: int, topic: str, isolation: int) -> int:
+def latest(port: int, topic: str, isolation: int, timestamp: int = -1) -> int:
+    """ListOffsets v7: LATEST (-1), MAX_TIMESTAMP (-3) or the first offset at or after a timestamp."""
     with WireClient.connect(port) as wire:
         body = wire.call(ApiKey.LIST_OFFSETS, 7, ListOffsetsRequest(replica_id=-1, isolation_level=isolation, topics=[
-            ListOffsetsTopic(name=topic, partitions=[ListOffsetsPartition(partition_index=0, current_leader_epoch=-1, timestamp=-1)])]))
+            ListOffsetsTopic(name=topic, partitions=[ListOffsetsPartition(partition_index=0, current_leader_epoch=-1, timestamp=timestamp)])]))
     [partition] = body.topics[0].partitions
     assert partition.error_code == 0
     return int(partition.offset)
@@ -139,18 +144,23 @@ def test_fetch_answers_lso_and_aborted_transactions(broker: BrokerProcess, produ
 
 @pytest.mark.parametrize("client", ["confluent", "kafka-python"])
 def test_consumer_stops_at_the_lso_while_a_transaction_is_open(broker: BrokerProcess, producers: Producers, client: str) -> None:
-    producers.send_plain(b"p0")                          # 0
-    producers.transaction(b"o0", commit=None)            # 1, open
-    producers.send_plain(b"p1")                          # 2
+    start = int(time.time() * 1000) - 60_000
+    producers.send_plain(b"p0", timestamp=start)                    # 0
+    producers.transaction(b"o0", commit=None, timestamp=start + 10)  # 1, open
+    producers.send_plain(b"p1", timestamp=start + 20)               # 2
     isolation = {"isolation.level": "read_committed"} if client == "confluent" else {"isolation_level": "read_committed"}
     assert values(consume(client, broker.bootstrap_servers, producers.topic, count=3, timeout=3, **isolation)) == [b"p0"]
     uncommitted = {"isolation.level": "read_uncommitted"} if client == "confluent" else {}  # librdkafka's default is read_committed
     assert values(consume(client, broker.bootstrap_servers, producers.topic, count=3, **uncommitted)) == [b"p0", b"o0", b"p1"]
     assert latest(broker.port, producers.topic, READ_COMMITTED) == 1
     assert latest(broker.port, producers.topic, READ_UNCOMMITTED) == 3
+    # By timestamp: an answer at or past the LSO is not given to read_committed (offset -1).
+    assert [latest(broker.port, producers.topic, READ_COMMITTED, t) for t in (start, start + 5, MAX_TIMESTAMP)] == [0, -1, -1]
+    assert [latest(broker.port, producers.topic, READ_UNCOMMITTED, t) for t in (start, start + 5, MAX_TIMESTAMP)] == [0, 1, 2]
     partition = fetch(broker.port, producers.topic, 0, READ_COMMITTED)
     assert (partition.high_watermark, partition.last_stable_offset) == (3, 1)
     assert [b.base_offset for b in split_batches(partition.records)] == [0]
     producers.txn.commit_transaction(30)                 # marker at 3
     assert values(consume(client, broker.bootstrap_servers, producers.topic, count=3, **isolation)) == [b"p0", b"o0", b"p1"]
     assert latest(broker.port, producers.topic, READ_COMMITTED) == 4
+    assert latest(broker.port, producers.topic, READ_COMMITTED, start + 5) == 1
