@@ -249,3 +249,16 @@ def test_control_batches_are_what_consumers_decode(tmp_path: Path, clock: Clock)
     batches: list[RecordBatch] = list(split_batches(data))
     assert [b.is_control for b in batches] == [False, True]
     assert read_end_txn_marker(batches[1]) == (ABORT, 3)
+
+
+def test_producer_with_open_transaction_does_not_expire(tmp_path: Path, clock: Clock) -> None:
+    log = open_log(tmp_path, clock, producer_id_expiration_ms=1000)
+    log.append(txn_batch(1, 0, 0))
+    log.append(txn_batch(2, 0, 0, transactional=False))
+    clock.advance(5000)
+    assert log.remove_expired_producers() == 1
+    assert list(log.producer_state.producers) == [1]
+    log.append_marker(1, 0, 0, commit=True)
+    clock.advance(1000)
+    assert log.remove_expired_producers() == 1
+    assert log.producer_state.producers == {}
