@@ -244,8 +244,9 @@ class Log:
     @property
     def last_stable_offset(self) -> int:
         """LSO: read_committed readers see offsets below it. The first unstable offset, at most the high watermark."""
-        first = self.first_unstable_offset
-        return self._high_watermark if first is None else min(first, self._high_watermark)
+        with self._lock:  # the cleaner thread asks too, while appends change the open transactions
+            first = self.first_unstable_offset
+            return self._high_watermark if first is None else min(first, self._high_watermark)
 
     def update_high_watermark(self, offset: int) -> int:
         """Set the high watermark, clamped to [log start offset, log end offset]; returns it."""
