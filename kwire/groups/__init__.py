@@ -5,6 +5,7 @@
     coordinator.py  the coordinator: joins, syncs, heartbeats, leaves, offsets, on the event loop
     records.py      __consumer_offsets record formats (Kafka's) and group -> partition
     transactional_offsets.py  TxnOffsetCommit offsets pending until their transaction's marker
+    migration.py    KIP-848 online migration: classic members in consumer groups, upgrade/downgrade
     timers.py       injectable clock and timers (loop-driven, or manual for tests)
     loader.py       the coordinator in the broker: the internal topic, loading, retention
 

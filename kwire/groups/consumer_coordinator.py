@@ -47,8 +47,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from kwire_protocol.error_codes import ErrorCode
+from kwire_protocol.errors import ProtocolError
 
 from kwire.groups import consumer_records as crec
+from kwire.groups import migration
 from kwire.groups import records as rec
 from kwire.groups.assignors import ASSIGNORS, MemberSpec, resolve_names
 from kwire.groups.consumer_group import (
@@ -94,6 +96,10 @@ class ConsumerGroupConfig:
     @property
     def upgrade_enabled(self) -> bool:
         return self.migration_policy in ("upgrade", "bidirectional")
+
+    @property
+    def downgrade_enabled(self) -> bool:
+        return self.migration_policy in ("downgrade", "bidirectional")
 
 
 @dataclass
@@ -156,7 +162,7 @@ class ConsumerGroupCoordinator:
 
     # -- helpers -------------------------------------------------------------------
 
-    def _append(self, group_id: str, records: list[crec.Record]) -> Any:
+    def append(self, group_id: str, records: list[crec.Record]) -> Any:
         return self.parent.append_records(group_id, records)
 
     def _regex(self, regex: str) -> re.Pattern[str]:
@@ -183,7 +189,7 @@ class ConsumerGroupCoordinator:
         return out
 
     @staticmethod
-    def _metadata_hash(subscribed: Iterable[str], topics: Mapping[str, tuple[uuid.UUID, int]]) -> int:
+    def metadata_hash(subscribed: Iterable[str], topics: Mapping[str, tuple[uuid.UUID, int]]) -> int:
         """A 64-bit hash of the subscribed topics' names, ids and partition
         counts (Kafka 4.1+, KIP-1101, hashes more: racks too, with murmur3)."""
         text = "|".join(f"{n}:{topics[n][0]}:{topics[n][1]}" for n in sorted(subscribed) if n in topics)
@@ -208,7 +214,7 @@ class ConsumerGroupCoordinator:
         except HeartbeatError as e:
             return HeartbeatResult(e.error, e.message)
         if records:
-            error = await self._append(request.group_id, records)
+            error = await self.append(request.group_id, records)
             if error != NONE:
                 return HeartbeatResult(error)
         return result
@@ -254,12 +260,24 @@ class ConsumerGroupCoordinator:
             raise HeartbeatError(ErrorCode.GROUP_ID_NOT_FOUND,
                                  f"Group {group_id} is not a consumer group." if classic is not None else f"Consumer group {group_id} not found.")
         group = ConsumerGroup(group_id)
-        if classic is not None:
-            if not (classic.is_empty and not classic.pending_members):
-                # Kafka converts a classic group with members when the policy allows
-                # an upgrade (KIP-848 online migration); kwire does not (yet).
-                reason = "online upgrade is disabled" if not self.config.upgrade_enabled else "kwire does not convert groups with members"
+        if classic is not None and not (classic.is_empty and not classic.pending_members):
+            # A classic group with members converts (KIP-848 online upgrade, migration.py).
+            converted: list[crec.Record] = [(rec.group_metadata_key(group_id), None)]
+            reason = migration.upgrade_refusal(self, classic)
+            if reason is None:
+                try:
+                    group = migration.consumer_group_from_classic(self, classic, converted)
+                except ProtocolError as e:
+                    reason = f"a member's consumer protocol data does not decode ({e})"
+            if reason is not None:
                 raise HeartbeatError(ErrorCode.GROUP_ID_NOT_FOUND, f"Cannot upgrade classic group {group_id} to consumer group because {reason}.")
+            records.extend(converted)
+            self.parent.drop_classic_group(group_id)
+            group.offsets = classic.offsets
+            for member_id in group.members:
+                self.schedule_session(group_id, member_id)
+            log.info("group %s: the classic group with %d member(s) becomes a consumer group at epoch %d", group_id, len(group.members), group.group_epoch)
+        elif classic is not None:
             # An empty classic group becomes a consumer group; its offsets stay.
             records.append((rec.group_metadata_key(group_id), None))
             self.parent.drop_classic_group(group_id)
@@ -277,6 +295,9 @@ class ConsumerGroupCoordinator:
         except HeartbeatError:
             if created and group.is_empty and not records:
                 self.groups.pop(group.group_id, None)
+            elif created and records:
+                # The group was converted before the member was refused: the conversion stands.
+                asyncio.ensure_future(self.append_logged(group.group_id, records))
             raise
 
     def _find_member(self, group: ConsumerGroup, r: HeartbeatRequest) -> tuple[ConsumerGroupMember, ConsumerGroupMember | None]:
@@ -361,44 +382,30 @@ class ConsumerGroupCoordinator:
             subscribed_topic_regex=regex,
             client_id=r.client_id,
             client_host=r.client_host,
+            classic=None,  # a member heartbeating this way uses the consumer protocol (again)
         )
         subscription_changed = is_new or updated.subscription() != member.subscription()
         if replaced is not None:
             records.extend(crec.member_tombstones(group_id, replaced.member_id))
             target = group.target.get(replaced.member_id, {})
             group.remove_member(replaced.member_id)
-            self._cancel_timers(group_id, replaced.member_id)
+            self.cancel_timers(group_id, replaced.member_id)
             group.target[updated.member_id] = target
             records.append(crec.member_metadata_record(group_id, updated))
             records.append(crec.target_member_record(group_id, updated.member_id, target))
             log.info("group %s: static member %s takes over instance id %s from %s", group_id, updated.member_id, r.instance_id, replaced.member_id)
         elif subscription_changed or updated.client_id != member.client_id or updated.client_host != member.client_host \
-                or updated.rebalance_timeout_ms != member.rebalance_timeout_ms or updated.instance_id != member.instance_id:
+                or updated.rebalance_timeout_ms != member.rebalance_timeout_ms or updated.instance_id != member.instance_id \
+                or member.classic is not None:
             records.append(crec.member_metadata_record(group_id, updated))
         group.update_member(updated)
-
-        # Group epoch: one bump for the membership or subscription change, one
-        # more when the subscribed topics' metadata changed (Kafka 4.4 answers a
-        # group's first member with epoch 2 this way).
-        topics = self.topics()
-        subscribed: set[str] = set()
-        for m in group.members.values():
-            subscribed |= self.member_topics(m, topics)
-        metadata_hash = self._metadata_hash(subscribed, topics)
-        epoch = group.group_epoch + (1 if subscription_changed else 0) + (1 if metadata_hash != group.metadata_hash else 0)
-        if epoch != group.group_epoch:
-            group.group_epoch, group.metadata_hash = epoch, metadata_hash
-            records.append(crec.group_epoch_record(group_id, epoch, metadata_hash))
-            log.info("group %s: epoch %d (%s)", group_id, epoch, "member " + updated.member_id + (" joined" if is_new else " changed its subscription") if subscription_changed else "topic metadata changed")
-
-        if group.group_epoch > group.assignment_epoch:
-            self._assign(group, topics, records)
+        self.bump_epoch_and_assign(group, updated.member_id, subscription_changed, records)
 
         reconciled = reconcile(updated, group.assignment_epoch, group.target.get(updated.member_id, {}), r.topic_partitions, group.owner)
         if replaced is not None or is_new or reconciled != updated:
             records.append(crec.current_assignment_record(group_id, reconciled))
         group.update_member(reconciled)
-        self._schedule_session(group_id, reconciled.member_id)
+        self.schedule_session(group_id, reconciled.member_id)
         if reconciled.state == MemberState.UNREVOKED_PARTITIONS:
             self._schedule_rebalance_timeout(group_id, reconciled)
         else:
@@ -413,6 +420,25 @@ class ConsumerGroupCoordinator:
             heartbeat_interval_ms=self.config.heartbeat_interval_ms,
             assignment={t: sorted(p) for t, p in sorted(reconciled.assigned.items(), key=lambda i: str(i[0])) if p} if send_assignment else None,
         )
+
+    def bump_epoch_and_assign(self, group: ConsumerGroup, member_id: str, subscription_changed: bool, records: list[crec.Record]) -> None:
+        """Group epoch: one bump for the membership or subscription change, one
+        more when the subscribed topics' metadata changed (Kafka 4.4 answers a
+        group's first member with epoch 2 this way); then a new target
+        assignment if the group epoch is ahead of it."""
+        group_id = group.group_id
+        topics = self.topics()
+        subscribed: set[str] = set()
+        for m in group.members.values():
+            subscribed |= self.member_topics(m, topics)
+        metadata_hash = self.metadata_hash(subscribed, topics)
+        epoch = group.group_epoch + (1 if subscription_changed else 0) + (1 if metadata_hash != group.metadata_hash else 0)
+        if epoch != group.group_epoch:
+            group.group_epoch, group.metadata_hash = epoch, metadata_hash
+            records.append(crec.group_epoch_record(group_id, epoch, metadata_hash))
+            log.info("group %s: epoch %d (%s)", group_id, epoch, f"member {member_id} joined or changed its subscription" if subscription_changed else "topic metadata changed")
+        if group.group_epoch > group.assignment_epoch:
+            self._assign(group, topics, records)
 
     def _assign(self, group: ConsumerGroup, topics: Mapping[str, tuple[uuid.UUID, int]], records: list[crec.Record]) -> None:
         name = group.preferred_assignor(self.config.assignors[0])
@@ -453,34 +479,64 @@ class ConsumerGroupCoordinator:
             self.parent.timers.cancel(("cg-rebalance", group_id, member.member_id))
             log.info("group %s: static member %s (instance id %s) left temporarily", group_id, member.member_id, member.instance_id)
             return [crec.current_assignment_record(group_id, left)], HeartbeatResult(NONE, member_id=member.member_id, member_epoch=LEAVE_GROUP_STATIC_MEMBER_EPOCH)
-        records = self._remove(group, member.member_id, "left")
+        records = self.remove_members(group, [member.member_id], "left")
         return records, HeartbeatResult(NONE, member_id=member.member_id, member_epoch=LEAVE_GROUP_MEMBER_EPOCH)
 
-    def _remove(self, group: ConsumerGroup, member_id: str, why: str) -> list[crec.Record]:
-        group.remove_member(member_id)
-        self._cancel_timers(group.group_id, member_id)
+    def remove_members(self, group: ConsumerGroup, member_ids: list[str], why: str) -> list[crec.Record]:
+        """Remove members and bump the group epoch; or, when only classic members
+        remain and the policy allows it, turn the group into a classic group
+        (KIP-848 online downgrade, migration.py). Returns the records to append."""
+        group_id = group.group_id
+        if migration.downgrade_allowed(self, group, set(member_ids)):
+            return self._downgrade(group, set(member_ids), why)
+        records: list[crec.Record] = []
+        for member_id in member_ids:
+            group.remove_member(member_id)
+            self.cancel_timers(group_id, member_id)
+            records.extend(crec.member_tombstones(group_id, member_id))
         group.group_epoch += 1
-        log.info("group %s: member %s %s; epoch %d", group.group_id, member_id, why, group.group_epoch)
-        return crec.member_tombstones(group.group_id, member_id) + [crec.group_epoch_record(group.group_id, group.group_epoch, group.metadata_hash)]
+        log.info("group %s: member(s) %s %s; epoch %d", group_id, ", ".join(member_ids), why, group.group_epoch)
+        return records + [crec.group_epoch_record(group_id, group.group_epoch, group.metadata_hash)]
 
-    def _fence(self, group_id: str, member_id: str, why: str, epoch: int | None = None) -> None:
+    def _downgrade(self, group: ConsumerGroup, leaving: set[str], why: str) -> list[crec.Record]:
+        group_id = group.group_id
+        classic = migration.classic_group_from_consumer(self, group, leaving)
+        records: list[crec.Record] = []
+        for member_id in list(group.members):
+            records.extend(crec.member_tombstones(group_id, member_id))
+            self.cancel_timers(group_id, member_id)
+        records.extend(crec.group_tombstones(group_id))
+        records.append(self.parent.group_metadata_record(classic))
+        if self.groups.get(group_id) is group:
+            del self.groups[group_id]
+        group.deleted = True
+        log.info("group %s: member(s) %s %s; the %d classic member(s) left make it a classic group at generation %d",
+                 group_id, ", ".join(sorted(leaving)), why, len(classic.members), classic.generation_id)
+        self.parent.adopt_classic_group(classic, f"downgrade of consumer group {group_id} to a classic group")
+        return records
+
+    def fence(self, group_id: str, member_id: str, why: str, epoch: int | None = None) -> None:
         group = self.groups.get(group_id)
         member = group.members.get(member_id) if group is not None else None
         if group is None or member is None:
             return
         if epoch is not None and (member.member_epoch != epoch or member.state != MemberState.UNREVOKED_PARTITIONS):
             return
-        records = self._remove(group, member_id, why)
-        asyncio.ensure_future(self._append_logged(group_id, records))
+        records = self.remove_members(group, [member_id], why)
+        asyncio.ensure_future(self.append_logged(group_id, records))
 
-    async def _append_logged(self, group_id: str, records: list[crec.Record]) -> None:
-        error = await self._append(group_id, records)
+    async def append_logged(self, group_id: str, records: list[crec.Record]) -> None:
+        error = await self.append(group_id, records)
         if error != NONE:
             log.warning("group %s: writing records failed: %s", group_id, ErrorCode(error).name)
 
-    def _schedule_session(self, group_id: str, member_id: str) -> None:
-        self.parent.timers.schedule(("cg-session", group_id, member_id), self.config.session_timeout_ms,
-                                    lambda: self._fence(group_id, member_id, "was fenced: its session expired"))
+    def schedule_session(self, group_id: str, member_id: str) -> None:
+        """The member's session restarts: group.consumer.session.timeout.ms, or a classic member's own timeout."""
+        group = self.groups.get(group_id)
+        member = group.members.get(member_id) if group is not None else None
+        timeout = member.classic.session_timeout_ms if member is not None and member.classic is not None else self.config.session_timeout_ms
+        self.parent.timers.schedule(("cg-session", group_id, member_id), timeout,
+                                    lambda: self.fence(group_id, member_id, "was fenced: its session expired"))
 
     def _schedule_rebalance_timeout(self, group_id: str, member: ConsumerGroupMember) -> None:
         key = ("cg-rebalance", group_id, member.member_id)
@@ -488,11 +544,11 @@ class ConsumerGroupCoordinator:
             return
         epoch = member.member_epoch
         self.parent.timers.schedule(key, max(member.rebalance_timeout_ms, 0),
-                                    lambda: self._fence(group_id, member.member_id, "was fenced: it did not revoke its partitions within its rebalance timeout", epoch))
+                                    lambda: self.fence(group_id, member.member_id, "was fenced: it did not revoke its partitions within its rebalance timeout", epoch))
 
-    def _cancel_timers(self, group_id: str, member_id: str) -> None:
-        self.parent.timers.cancel(("cg-session", group_id, member_id))
-        self.parent.timers.cancel(("cg-rebalance", group_id, member_id))
+    def cancel_timers(self, group_id: str, member_id: str) -> None:
+        for kind in ("cg-session", "cg-rebalance", "cg-sync", "cg-join"):
+            self.parent.timers.cancel((kind, group_id, member_id))
 
     # -- offsets -----------------------------------------------------------------------
 
@@ -505,6 +561,9 @@ class ConsumerGroupCoordinator:
         member = group.members.get(member_id)
         if member is None:
             return ErrorCode.UNKNOWN_MEMBER_ID, []
+        if member.classic is not None:
+            # A classic member commits with its generation, which is its member epoch.
+            return (NONE, ok) if member_epoch == member.member_epoch else (ErrorCode.ILLEGAL_GENERATION, [])
         if version < 9:
             return ErrorCode.UNSUPPORTED_VERSION, []
         if member_epoch == member.member_epoch:
@@ -559,7 +618,7 @@ class ConsumerGroupCoordinator:
                 and not self.parent.transactional.is_pending(group.group_id, (t, p))
             ]
             if expired:
-                error = await self._append(group.group_id, [(rec.offset_commit_key(group.group_id, t, p), None) for t, p in expired])
+                error = await self.append(group.group_id, [(rec.offset_commit_key(group.group_id, t, p), None) for t, p in expired])
                 if error != NONE:
                     continue
                 for key in expired:
@@ -581,14 +640,10 @@ class ConsumerGroupCoordinator:
     # -- classic APIs on a consumer group ---------------------------------------------
 
     async def classic_join(self, group: ConsumerGroup) -> int:
-        """A classic JoinGroup naming a consumer group. An empty one becomes a
-        classic group (its offsets stay), as Kafka does; one with members
-        answers INCONSISTENT_GROUP_PROTOCOL, what Kafka answers when
-        group.consumer.migration.policy forbids classic members in it (Kafka's
-        default lets them join; kwire does not serve such mixed groups)."""
-        if not group.is_empty:
-            return ErrorCode.INCONSISTENT_GROUP_PROTOCOL
-        error = await self._append(group.group_id, crec.group_tombstones(group.group_id))
+        """A classic JoinGroup naming an empty consumer group: it becomes a
+        classic group (its offsets stay), as Kafka does. (Into a group with
+        members the member joins as a classic member: `classic_member_join`.)"""
+        error = await self.append(group.group_id, crec.group_tombstones(group.group_id))
         if error != NONE:
             return error
         if self.groups.get(group.group_id) is group:
@@ -597,13 +652,28 @@ class ConsumerGroupCoordinator:
             log.info("group %s: the empty consumer group becomes a classic group", group.group_id)
         return NONE
 
+    # Classic members inside a consumer group (KIP-848 online migration, migration.py).
+
+    async def classic_member_join(self, group: ConsumerGroup, request: Any) -> Any:
+        return await migration.join(self, group, request)
+
+    def classic_member_sync(self, group: ConsumerGroup, member_id: str, instance_id: str | None, generation_id: int,
+                            protocol_type: str | None, protocol_name: str | None) -> Any:
+        return migration.sync(self, group, member_id, instance_id, generation_id, protocol_type, protocol_name)
+
+    def classic_member_heartbeat(self, group: ConsumerGroup, member_id: str, instance_id: str | None, generation_id: int) -> int:
+        return migration.heartbeat(self, group, member_id, instance_id, generation_id)
+
+    def classic_members_leave(self, group: ConsumerGroup, members: list[tuple[str, str | None]]) -> tuple[int, list[int]]:
+        return migration.leave(self, group, members)
+
     async def delete_group(self, group: ConsumerGroup) -> int:
         if not group.is_empty:
             return ErrorCode.NON_EMPTY_GROUP
         partitions = self.parent.offset_tombstones(group.group_id, group.offsets)
         records: list[crec.Record] = [(rec.offset_commit_key(group.group_id, t, p), None) for t, p in partitions]
         records += crec.group_tombstones(group.group_id)
-        error = await self._append(group.group_id, records)
+        error = await self.append(group.group_id, records)
         if error != NONE:
             return error
         self.parent.offsets_deleted(group, partitions)
@@ -650,6 +720,7 @@ class ConsumerGroupCoordinator:
                 instance_id=value.instance_id, rack_id=value.rack_id, client_id=value.client_id, client_host=value.client_host,
                 subscribed_topic_names=tuple(value.subscribed_topic_names), subscribed_topic_regex=value.subscribed_topic_regex or None,
                 rebalance_timeout_ms=value.rebalance_timeout_ms, server_assignor=value.server_assignor,
+                classic=crec.classic_member_metadata(value),
             ))
         elif kind == crec.CONSUMER_GROUP_CURRENT_MEMBER_ASSIGNMENT:
             member = group.members.get(record.key.member_id) or ConsumerGroupMember(record.key.member_id)
@@ -664,7 +735,7 @@ class ConsumerGroupCoordinator:
         for group in self.groups.values():
             if self.parent.partition_for(group.group_id) == partition:
                 for member_id in group.members:
-                    self._schedule_session(group.group_id, member_id)
+                    self.schedule_session(group.group_id, member_id)
 
 
 def _new_member_id() -> str:

@@ -12,6 +12,10 @@ A member converges from its current to its target assignment through the
 reconciliation in reconciliation.py; a partition is handed to its new owner
 only once no other member holds it (`partition_owners`).
 
+Members using the classic protocol (KIP-848 online migration, see
+migration.py) carry their `ClassicMemberMetadata`: session timeout and
+JoinGroup protocols.
+
 The group state is derived, as Kafka's ConsumerGroup.maybeUpdateGroupState:
 Empty without members; Assigning while the group epoch is ahead of the
 assignment epoch; Reconciling while a member is not yet stable at the
@@ -61,6 +65,17 @@ def without_epochs(assignment: EpochAssignment) -> dict[uuid.UUID, frozenset[int
 
 
 @dataclass(frozen=True)
+class ClassicMemberMetadata:
+    """What a member joining with JoinGroup brings (ConsumerGroupMemberMetadataValue.ClassicMemberMetadata)."""
+
+    session_timeout_ms: int
+    protocols: tuple[tuple[str, bytes], ...]  # (name, ConsumerProtocolSubscription bytes), most preferred first
+
+    def protocol_names(self) -> list[str]:
+        return [name for name, _ in self.protocols]
+
+
+@dataclass(frozen=True)
 class ConsumerGroupMember:
     """One member; immutable, so a reconciliation step returns a new one."""
 
@@ -78,6 +93,11 @@ class ConsumerGroupMember:
     state: MemberState = MemberState.STABLE
     assigned: EpochAssignment = field(default_factory=dict)
     pending_revocation: EpochAssignment = field(default_factory=dict)
+    classic: ClassicMemberMetadata | None = None  # set for members using the classic protocol
+
+    @property
+    def uses_classic_protocol(self) -> bool:
+        return self.classic is not None
 
     def with_changes(self, **changes: object) -> ConsumerGroupMember:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -165,6 +185,26 @@ class ConsumerGroup:
 
     def owner(self, topic_id: uuid.UUID, partition: int) -> str | None:
         return self.partition_owners.get((topic_id, partition))
+
+    def classic_members(self) -> list[ConsumerGroupMember]:
+        return [m for m in self.members.values() if m.classic is not None]
+
+    def supports_classic_protocols(self, protocol_type: str, names: Iterable[str]) -> bool:
+        """Kafka's ConsumerGroup.supportsClassicProtocols: the consumer protocol
+        type, and (with classic members) a protocol every one of them supports."""
+        if protocol_type != CONSUMER_PROTOCOL_TYPE:
+            return False
+        wanted = set(names)
+        classic = self.classic_members()
+        if not classic:
+            return bool(wanted)
+        return any(all(name in m.classic.protocol_names() for m in classic if m.classic is not None) for name in wanted)
+
+    def only_classic_members_remain_without(self, member_ids: Iterable[str]) -> bool:
+        """After removing `member_ids`, does at least one member remain, all of them classic?"""
+        leaving = set(member_ids)
+        remaining = [m for m in self.members.values() if m.member_id not in leaving]
+        return bool(remaining) and all(m.classic is not None for m in remaining)
 
     def preferred_assignor(self, default: str) -> str:
         """The server assignor most members ask for (ties: the name first in

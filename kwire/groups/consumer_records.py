@@ -36,7 +36,7 @@ from typing import Any
 from kwire_protocol import messages
 from kwire_protocol.primitives import Reader
 
-from kwire.groups.consumer_group import Assignment, ConsumerGroupMember, EpochAssignment, MemberState
+from kwire.groups.consumer_group import Assignment, ClassicMemberMetadata, ConsumerGroupMember, EpochAssignment, MemberState
 
 CONSUMER_GROUP_METADATA = 3
 CONSUMER_GROUP_PARTITION_METADATA = 4
@@ -102,8 +102,27 @@ def member_metadata_record(group_id: str, member: ConsumerGroupMember) -> Record
         subscribed_topic_regex=member.subscribed_topic_regex,
         rebalance_timeout_ms=member.rebalance_timeout_ms,
         server_assignor=member.server_assignor,
-        classic_member_metadata=None,
+        classic_member_metadata=_classic_metadata(member.classic),
     )
+
+
+ClassicMetadata = messages.ConsumerGroupMemberMetadataValue.cls.ClassicMemberMetadata
+ClassicProtocol = ClassicMetadata.ClassicProtocol
+
+
+def _classic_metadata(classic: ClassicMemberMetadata | None) -> Any:
+    if classic is None:
+        return None
+    return ClassicMetadata(session_timeout_ms=classic.session_timeout_ms,
+                           supported_protocols=[ClassicProtocol(name=n, metadata=m) for n, m in classic.protocols])
+
+
+def classic_member_metadata(value: Any) -> ClassicMemberMetadata | None:
+    """The member's classic metadata from a ConsumerGroupMemberMetadataValue (None: consumer protocol)."""
+    classic = value.classic_member_metadata
+    if classic is None:
+        return None
+    return ClassicMemberMetadata(classic.session_timeout_ms, tuple((p.name, bytes(p.metadata)) for p in classic.supported_protocols))
 
 
 def target_member_record(group_id: str, member_id: str, assignment: Assignment) -> Record:

@@ -183,12 +183,35 @@ class GroupCoordinator:
         return _append_error(error), base_offset
 
     def drop_classic_group(self, group_id: str) -> ClassicGroup | None:
-        """Forget a classic group (it becomes a consumer group); returns it."""
+        """Forget a classic group (it becomes a consumer group); returns it. Its
+        timers stop; waiting JoinGroup/SyncGroup calls get REBALANCE_IN_PROGRESS
+        (Kafka's convertToConsumerGroup), so their members rejoin the consumer group."""
         group = self.groups.pop(group_id, None)
         if group is not None:
             for member_id in group.pending_members:
                 self.timers.cancel(("pending", group_id, member_id))
+            self.timers.cancel(("join", group_id))
+            self.timers.cancel(("sync", group_id))
+            for member in group.members.values():
+                self.timers.cancel(("heartbeat", group_id, member.member_id))
+                if member.awaiting_join:
+                    assert member.join_future is not None
+                    member.join_future.set_result(JoinResult(ErrorCode.REBALANCE_IN_PROGRESS, member.member_id))
+                if member.awaiting_sync:
+                    assert member.sync_future is not None
+                    member.sync_future.set_result(SyncResult(ErrorCode.REBALANCE_IN_PROGRESS))
         return group
+
+    def adopt_classic_group(self, group: ClassicGroup, reason: str) -> None:
+        """A consumer group became this classic group (KIP-848 online downgrade):
+        its members heartbeat the classic way from now on, and it rebalances."""
+        self.groups[group.group_id] = group
+        for member in group.members.values():
+            self._schedule_heartbeat(group, member)
+        self._prepare_rebalance(group, reason)
+
+    def group_metadata_record(self, group: ClassicGroup) -> tuple[bytes, bytes]:
+        return rec.group_metadata_key(group.group_id), rec.group_metadata_value(self._group_value(group))
 
     def adopt_offsets(self, group_id: str, offsets: dict[tuple[str, int], OffsetAndMetadata]) -> None:
         """Offsets of a consumer group that stopped being one live on in an empty classic group."""
@@ -230,7 +253,10 @@ class GroupCoordinator:
                 if consumer_group is not None and consumer_group.offsets:
                     self.adopt_offsets(record.group_id, consumer_group.offsets)
                 if record.value is None:
-                    self.groups.pop(record.group_id, None)
+                    dropped = self.groups.pop(record.group_id, None)
+                    if dropped is not None and dropped.offsets:
+                        # Offsets outlive the group's record (a group converted to a consumer group).
+                        self.adopt_offsets(record.group_id, dropped.offsets)
                 else:
                     self._restore_group(record.group_id, record.value)
             elif record is not None and self.consumer is not None:
@@ -337,6 +363,8 @@ class GroupCoordinator:
         if error != NONE:
             return JoinResult(error, request.member_id)
         consumer_group = self.consumer_group(request.group_id)
+        if consumer_group is not None and not consumer_group.is_empty:
+            return await self.consumer.classic_member_join(consumer_group, request)  # type: ignore[no-any-return]
         if consumer_group is not None:
             error = await self.consumer.classic_join(consumer_group)
             if error != NONE:
@@ -672,7 +700,10 @@ class GroupCoordinator:
         if error != NONE:
             return error
         group = self.groups.get(group_id)
-        if group is None:  # also a consumer group: it has no classic members
+        consumer_group = self.consumer_group(group_id)
+        if group is None and consumer_group is not None:
+            return self.consumer.classic_member_heartbeat(consumer_group, member_id, instance_id, generation_id)  # type: ignore[no-any-return]
+        if group is None:
             return ErrorCode.UNKNOWN_MEMBER_ID
         if group.state == DEAD:
             return ErrorCode.COORDINATOR_NOT_AVAILABLE
@@ -704,6 +735,10 @@ class GroupCoordinator:
         if error != NONE:
             return SyncResult(error)
         group = self.groups.get(group_id)
+        consumer_group = self.consumer_group(group_id)
+        if group is None and consumer_group is not None and not consumer_group.is_empty:
+            return self.consumer.classic_member_sync(consumer_group, member_id, instance_id, generation_id,  # type: ignore[no-any-return]
+                                                     protocol_type, protocol_name)
         if group is None:
             return SyncResult(ErrorCode.UNKNOWN_MEMBER_ID)
         if group.state == DEAD:
@@ -787,9 +822,11 @@ class GroupCoordinator:
         if error != NONE:
             return error, []
         group = self.groups.get(group_id)
+        consumer_group = self.consumer_group(group_id)
+        if group is None and consumer_group is not None and not consumer_group.is_empty:
+            return self.consumer.classic_members_leave(consumer_group, members)  # type: ignore[no-any-return]
         if group is None:
-            # Kafka 4.4 answers each member, not the request, for an unknown group
-            # (and for a consumer group, which has no classic members).
+            # Kafka 4.4 answers each member, not the request, for an unknown group.
             return NONE, [ErrorCode.UNKNOWN_MEMBER_ID for _ in members]
         if group.state == DEAD:
             return ErrorCode.COORDINATOR_NOT_AVAILABLE, []

@@ -3,8 +3,9 @@
 KIP-848 consumer groups as the coordinator holds them: state (Empty,
 Assigning, Reconciling, Stable), group epoch, assignment epoch, the server
 assignor in use, and per member its ids, epoch, subscription, current and
-target assignment (topic ids with names). v1 adds each member's type (1: a
-consumer-protocol member; kwire has no classic members in consumer groups).
+target assignment (topic ids with names). v1 adds each member's type (0: a
+classic-protocol member of a mixed group, KIP-848 online migration; 1: a
+consumer-protocol member).
 
 As Kafka 4.4: an empty group id gets INVALID_GROUP_ID; an unknown group
 GROUP_ID_NOT_FOUND "Group <id> not found."; a classic group
@@ -31,6 +32,7 @@ Member = Described.Member
 Assignment = Member.Assignment
 TopicPartitions = Assignment.TopicPartitions
 
+MEMBER_TYPE_CLASSIC = 0
 MEMBER_TYPE_CONSUMER = 1
 
 
@@ -74,7 +76,7 @@ def consumer_group_describe(broker: Any, request: Any) -> Any:
                         subscribed_topic_regex=m.subscribed_topic_regex or "",
                         assignment=_assignment(m.assigned, names),
                         target_assignment=_assignment(group.target.get(m.member_id, {}), names),
-                        member_type=MEMBER_TYPE_CONSUMER,
+                        member_type=MEMBER_TYPE_CLASSIC if m.classic is not None else MEMBER_TYPE_CONSUMER,
                     )
                     for m in group.members.values()
                 ],
