@@ -187,6 +187,9 @@ class Log:
         self._unreplicated_txns: list[tuple[int, int]] = []
         self.producer_state.load(self._segments, self._next_offset, now, scan_from=min(loaded.recovered, default=None),
                                  on_completed=self._index_completed_txn)
+        for segment in self._segments:
+            # Rebuilt entries lie below the recovery point: durable before anything counts on them.
+            segment.txn_index.flush()
 
     # -- offsets and state ---------------------------------------------------
 
