@@ -16,7 +16,7 @@ Kafka's ReplicaManager does).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -164,3 +164,27 @@ def test_consumer_stops_at_the_lso_while_a_transaction_is_open(broker: BrokerPro
     assert values(consume(client, broker.bootstrap_servers, producers.topic, count=3, **isolation)) == [b"p0", b"o0", b"p1"]
     assert latest(broker.port, producers.topic, READ_COMMITTED) == 4
     assert latest(broker.port, producers.topic, READ_COMMITTED, start + 5) == 1
+
+
+def test_transactions_survive_sigkill(broker_factory: Callable[..., BrokerProcess], topic_name: str) -> None:
+    """After SIGKILL and restart the partition still knows the open transaction (LSO at its first
+    offset) and the aborted one (rebuilt .txnindex); the producer then commits through the restarted broker."""
+    broker = broker_factory()
+    create_topic(broker.bootstrap_servers, topic_name)
+    producers = Producers(broker.bootstrap_servers, topic_name)
+    try:
+        producers.transaction(b"c0", commit=True)      # 0, marker 1
+        producers.transaction(b"a0", commit=False)     # 2, marker 3
+        producers.transaction(b"o0", commit=None)      # 4, open
+        producers.send_plain(b"p0")                    # 5
+        broker.kill()
+        broker.restart()
+        assert latest(broker.port, topic_name, READ_COMMITTED) == 4
+        partition = fetch(broker.port, topic_name, 0, READ_COMMITTED)
+        assert (partition.high_watermark, partition.last_stable_offset) == (6, 4)
+        assert [t.first_offset for t in partition.aborted_transactions] == [2]
+        producers.txn.commit_transaction(30)
+        got = consume("confluent", broker.bootstrap_servers, topic_name, count=3, **{"isolation.level": "read_committed"})
+        assert values(got) == [b"c0", b"o0", b"p0"]
+    finally:
+        producers.close()
