@@ -7,7 +7,8 @@ coordinator epoch and open transaction's first offset, and the errors for a
 partition the topic lacks, an unknown topic and invalid names. Every field
 compared here was checked against Apache Kafka 4.4 running the same
 scenario (compat_tests.reference_kafka). kafka-transactions.sh
-describe-producers and find-hanging read the same state.
+describe-producers prints the same state, and kafka-transactions.sh abort
+uses it to end a hanging transaction (with WriteTxnMarkers).
 """
 
 from __future__ import annotations
@@ -98,3 +99,19 @@ def test_kafka_transactions_cli_describe_producers(broker: BrokerProcess, topic_
         ["ProducerId", "ProducerEpoch", "LatestCoordinatorEpoch", "LastSequence", "LastTimestamp", "CurrentTransactionStartOffset"],
         [str(state.producer_id), "0", "0", "2", str(state.last_timestamp), "2"],
     ]
+
+
+def test_kafka_transactions_cli_abort_ends_a_hanging_transaction(broker: BrokerProcess, topic_name: str, producers: Producer) -> None:
+    """`kafka-transactions.sh abort` finds the producer with DescribeProducers and writes the abort
+    marker with WriteTxnMarkers: the partition's open transaction ends and its LSO reaches the end."""
+    from tests.broker.test_kafka_cli import MISSING, tool
+    from tests.broker.test_read_committed import READ_COMMITTED, latest
+
+    if MISSING is not None:
+        pytest.skip(f"Kafka's tools cannot run: {MISSING}")
+    assert latest(broker.port, topic_name, READ_COMMITTED, partition=1) == 2
+    tool("org.apache.kafka.tools.TransactionsCommand", ["--bootstrap-server", broker.bootstrap_servers, "abort",
+                                                        "--topic", topic_name, "--partition", "1", "--start-offset", "2"])
+    [(_, _, error, _, [state])] = describe(broker.port, [(topic_name, [1])])
+    assert (error, state.current_txn_start_offset, state.coordinator_epoch) == (ErrorCode.NONE, -1, 0)
+    assert latest(broker.port, topic_name, READ_COMMITTED, partition=1) == 5  # the open records at 2-3, the abort marker at 4

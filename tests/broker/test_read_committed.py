@@ -95,11 +95,12 @@ def fetch(port: int, topic: str, offset: int, isolation: int, version: int = 12)
     return partition
 
 
-def latest(port: int, topic: str, isolation: int, timestamp: int = -1) -> int:
+def latest(port: int, topic: str, isolation: int, timestamp: int = -1, partition: int = 0) -> int:
     """ListOffsets v7: LATEST (-1), MAX_TIMESTAMP (-3) or the first offset at or after a timestamp."""
     with WireClient.connect(port) as wire:
         body = wire.call(ApiKey.LIST_OFFSETS, 7, ListOffsetsRequest(replica_id=-1, isolation_level=isolation, topics=[
-            ListOffsetsTopic(name=topic, partitions=[ListOffsetsPartition(partition_index=0, current_leader_epoch=-1, timestamp=timestamp)])]))
+            ListOffsetsTopic(name=topic, partitions=[
+                ListOffsetsPartition(partition_index=partition, current_leader_epoch=-1, timestamp=timestamp)])]))
     [partition] = body.topics[0].partitions
     assert partition.error_code == 0
     return int(partition.offset)
