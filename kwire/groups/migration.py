@@ -293,7 +293,7 @@ async def join(cc: ConsumerGroupCoordinator, group: ConsumerGroup, request: Join
     is_new = member.member_id not in group.members and replaced is None
     updated = member.with_changes(
         instance_id=request.group_instance_id if request.group_instance_id is not None else member.instance_id,
-        rack_id=subscription.rack_id if subscription.rack_id is not None else member.rack_id,
+        rack_id=subscription.rack_id or member.rack_id,
         rebalance_timeout_ms=request.rebalance_timeout_ms if request.rebalance_timeout_ms != -1 else member.rebalance_timeout_ms,
         subscribed_topic_names=tuple(subscription.topics),
         subscribed_topic_regex=None,

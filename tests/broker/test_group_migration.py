@@ -102,10 +102,11 @@ def group_type(port: int, group: str) -> str:
     return str(listed.group_type)
 
 
-def member_types(port: int, group: str) -> list[int]:
+def consumer_group_describe(port: int, group: str) -> tuple[str, int, int, str, list[tuple[int, int]]]:
+    """ConsumerGroupDescribe v1: state, group epoch, assignment epoch, assignor, (member type, member epoch) per member."""
     with WireClient.connect(port) as wire:
-        [described] = wire.call(ApiKey.CONSUMER_GROUP_DESCRIBE, 1, messages.ConsumerGroupDescribeRequest(group_ids=[group])).groups
-    return sorted(m.member_type for m in described.members)
+        [d] = wire.call(ApiKey.CONSUMER_GROUP_DESCRIBE, 1, messages.ConsumerGroupDescribeRequest(group_ids=[group])).groups
+    return d.group_state, d.group_epoch, d.assignment_epoch, d.assignor_name, sorted((m.member_type, m.member_epoch) for m in d.members)
 
 
 def consume_batch_once(bootstrap: str, topic: str, batch: str, consumers: list[Consumer]) -> None:
@@ -142,7 +143,12 @@ def test_classic_group_upgrades_to_a_consumer_group_and_back(migration_broker: B
         assert group_type(migration_broker.port, group) == "consumer"
         described = admin.describe_consumer_groups([group])[group].result(10)
         assert described.type == ConsumerGroupType.CONSUMER and len(described.members) == 3
-        assert member_types(migration_broker.port, group) == [0, 0, 1], "two classic members, one consumer member"
+        # As a Kafka 4.4 describes the same steps: Stable, one epoch past the
+        # classic generation for the group and every member; two classic
+        # members (type 0) and one consumer member (type 1).
+        poll_until(everyone, lambda: consumer_group_describe(migration_broker.port, group)[0] == "Stable")
+        state, epoch, assignment_epoch, assignor, members = consumer_group_describe(migration_broker.port, group)
+        assert (state, assignment_epoch, assignor, members) == ("Stable", epoch, "uniform", [(0, epoch), (0, epoch), (1, epoch)])
         # Nothing of the first batch again: the committed offsets came along.
         consume_batch_once(bootstrap, topic_name, "second", everyone)
         committed = classic[0].committed([TopicPartition(topic_name, p) for p in range(PARTITIONS)], timeout=10)

@@ -27,9 +27,10 @@ SESSION = 5000
 REBALANCE = 8000
 
 
-def subscription(topics: list[str], owned: dict[str, list[int]] | None = None, version: int = 1) -> bytes:
+def subscription(topics: list[str], owned: dict[str, list[int]] | None = None, version: int = 3) -> bytes:
+    # rack "" as librdkafka sends it without client.rack
     message = Subscription(topics=topics, user_data=None, owned_partitions=[OwnedTopic(topic=t, partitions=p) for t, p in (owned or {}).items()],
-                           generation_id=-1, rack_id=None)
+                           generation_id=-1, rack_id="")
     return struct.pack(">h", version) + Subscription.encode(message, version)
 
 
@@ -145,6 +146,10 @@ def test_classic_member_checks_in_a_consumer_group() -> None:
         # Every later classic member must share a protocol with it.
         assert (await c.join_group(join_request("other", protocols=("sticky",)))).error == ErrorCode.INCONSISTENT_GROUP_PROTOCOL
         epoch = joined.generation_id
+        # Rejoining with the same subscription changes nothing (no new group epoch).
+        group_epoch = h.group().group_epoch
+        assert (await c.join_group(join_request(member, protocols=("range", "roundrobin")))).generation_id == epoch
+        assert h.group().group_epoch == group_epoch
         assert (await c.sync_group("g", epoch + 5, member, None, None, None, {})).error == ErrorCode.ILLEGAL_GENERATION
         assert (await c.sync_group("g", epoch, member, None, "consumer", "roundrobin", {})).error == ErrorCode.INCONSISTENT_GROUP_PROTOCOL
         assert (await c.sync_group("g", epoch, "nobody", None, None, None, {})).error == ErrorCode.UNKNOWN_MEMBER_ID
