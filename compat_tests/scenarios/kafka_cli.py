@@ -14,7 +14,9 @@ compat_tests/clients/kafka_cli.py) against the target:
   consumed exactly once and the committed offsets one past the last acked
   offset of each partition.
 - kafka-dump-log on the target's own segment file after the client under
-  test wrote a fixed workload (every client: see dump_log).
+  test wrote a fixed workload (every client): a plain and a gzip batch, an
+  idempotent producer's batch and a committed transaction (batch and
+  marker) from the clients that can write them.
 
 The perf and verifiable tools' output is partly timing (rates, latencies,
 which partition the sticky partitioner picked): the results keep only
@@ -31,6 +33,7 @@ from compat_tests.clients import Unsupported
 from compat_tests.clients.kafka_cli import (CONSOLE_CONSUMER, CONSUMER_GROUPS, CONSUMER_PERF, DUMP_LOG, PRODUCER_PERF, VERIFIABLE_CONSUMER,
                                             VERIFIABLE_PRODUCER, KafkaCliAdapter, missing_tools, run)
 from compat_tests.scenarios import Context, Scenario, ScenarioFailed
+from compat_tests.scenarios.unserved import IDEMPOTENT
 
 PERF_RECORDS = 2000
 PERF_RECORD_SIZE = 100
@@ -177,6 +180,8 @@ DUMP_RECORDS = [{"key": f"k{i}", "value": f"value {i} {PAD}", "headers": [["h", 
 # client's clock), the producer id an idempotent producer was given, and what depends on them
 # (the batch's crc, and its size and position: timestamp deltas are varints).
 VOLATILE = {"CreateTime": "<time>", "producerId": "<producer-id>", "crc": "<crc>", "size": "<size>", "position": "<position>"}
+BATCH_ATTRIBUTES = {"magic", "compresscodec", "producerId", "producerEpoch", "partitionLeaderEpoch", "isTransactional", "isControl",
+                    "deleteHorizonMs", "isvalid"}
 
 
 def _dump_fields(line: str) -> dict[str, str]:
@@ -197,8 +202,19 @@ def dump_log(ctx: Context) -> dict[str, Any]:
     if missing_tools():
         raise Unsupported(f"kafka-dump-log cannot run: {missing_tools()}")
     topic = ctx.new_topic()
-    for codec in ("none", "gzip"):
+    workload = ["none", "gzip"]
+    for codec in workload:
         ctx.client.produce(topic, DUMP_RECORDS, compression=codec)
+    # Batches with a producer id, sequences and epoch, and a commit marker, from clients that write them.
+    if ctx.client.name in IDEMPOTENT:
+        ctx.client.produce(topic, DUMP_RECORDS, config=IDEMPOTENT[ctx.client.name])
+        workload.append("idempotent")
+    try:
+        ctx.client.produce_transaction(topic, [{**r, "partition": 0} for r in DUMP_RECORDS], transactional_id=ctx.topic_name("txn"),
+                                       commit=True)
+        workload.append("transaction")
+    except Unsupported:
+        pass
     segment = ctx.log_dir / f"{topic}-0" / "00000000000000000000.log"
     dumped = run(DUMP_LOG, ["--files", str(segment), "--deep-iteration", "--print-data-log"])
     lines = _ok(dumped, "kafka-dump-log").splitlines()
@@ -210,12 +226,18 @@ def dump_log(ctx: Context) -> dict[str, Any]:
             if not batches:
                 raise ScenarioFailed(f"a record before any batch: {line}")
             batches[-1]["records"].append(_dump_fields(line))
-    records = [r for b in batches for r in b["records"]]
+    records = [r for b in batches if b["isControl"] == "false" for r in b["records"]]
+    data = 5 * len(workload)
     ctx.expect_equal("records decoded", [[r["offset"], r.get("key"), r.get("payload"), r["headerKeys"]] for r in records],
-                     [[str(i), f"k{i % 5}", f"value {i % 5} {PAD}", "[h]"] for i in range(10)])
+                     [[str(i), f"k{i % 5}", f"value {i % 5} {PAD}", "[h]"] for i in range(data)])
     ctx.expect_equal("every batch valid", {b["isvalid"] for b in batches}, {"true"})
     ctx.expect_equal("codecs", sorted({b["compresscodec"] for b in batches}), ["gzip", "none"])
-    return {"batches": batches}
+    markers = [[r["offset"], r.get("endTxnMarker")] for b in batches if b["isControl"] == "true" for r in b["records"]]
+    ctx.expect_equal("transaction markers", markers, [[str(data), "COMMIT"]] if "transaction" in workload else [])
+    # Each record with the attributes of its batch: where a client cuts batches follows its clock
+    # (linger), so batch boundaries (offsets, counts, base and last sequence) are left out.
+    return {"workload": workload, "records": [{**{k: v for k, v in b.items() if k in BATCH_ATTRIBUTES}, **r}
+                                              for b in batches for r in b["records"]]}
 
 
 SCENARIOS = [
