@@ -87,6 +87,8 @@ def produce(broker: Any, request: Any, refused: dict[tuple[str, int], int] | Non
     """`refused`: partitions the transaction checks refused, with their errors."""
     if refused is None and verification.needs_verification(request):
         return _verified_produce(broker, request)
+    if refused is None and verification.transactional_without_id(request):
+        return _refuse_all(request, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
     body = request.body
     version = request.version
     image = broker.image
@@ -111,6 +113,16 @@ def produce(broker: Any, request: Any, refused: dict[tuple[str, int], int] | Non
         failed = any(p.error_code for t in responses for p in t.partition_responses)
         return CLOSE_CONNECTION if failed else None
     return ProduceResponse(responses=responses, throttle_time_ms=0)
+
+
+def _refuse_all(request: Any, error: int) -> Any:
+    """Every partition answered `error` (Kafka's whole-request error response)."""
+    if request.body.acks == 0:
+        return CLOSE_CONNECTION
+    return ProduceResponse(throttle_time_ms=0, responses=[
+        TopicResponse(name=t.name, topic_id=t.topic_id, partition_responses=[_partition_response(d.index, error, None) for d in t.partition_data])
+        for t in request.body.topic_data
+    ])
 
 
 async def _verified_produce(broker: Any, request: Any) -> Any:

@@ -29,10 +29,13 @@ from typing import Any
 
 from kwire_protocol.error_codes import ErrorCode
 from kwire_protocol.errors import CorruptRecordError
-from kwire_protocol.records.batch import split_batches
+from kwire_protocol.records.batch import TRANSACTIONAL_MASK, split_batches
 
 from kwire.transactions.metadata import TopicPartition
 
+# The low byte of a v2 batch's int16 attributes (after base offset, length,
+# leader epoch, magic and CRC).
+_ATTRIBUTES_LOW_BYTE = 22
 IMPLICIT_ADD_PRODUCE_VERSION = 12
 ABORTABLE_PRODUCE_VERSION = 11
 
@@ -58,13 +61,27 @@ def _transactional_producer(records: Any) -> tuple[int, int] | None:
         batch = next(iter(split_batches(records)), None)
     except CorruptRecordError:
         return None  # the append's own checks answer it
-    if batch is None or not batch.is_transactional or batch.is_control:
-        return None
+    if batch is None or not batch.is_transactional or batch.is_control or batch.producer_id < 0:
+        return None  # Kafka verifies only batches that carry a producer id
     return batch.producer_id, batch.producer_epoch
 
 
 def needs_verification(request: Any) -> bool:
     return request.body.transactional_id is not None
+
+
+def transactional_without_id(request: Any) -> bool:
+    """A transactional batch in a request without a transactional id: Kafka
+    (KafkaApis.handleProduceRequest) refuses the whole request with
+    TRANSACTIONAL_ID_AUTHORIZATION_FAILED. Only the first batch's attributes
+    byte is looked at: a request has one batch per partition, and this runs
+    for every non-transactional produce."""
+    for topic_data in request.body.topic_data:
+        for data in topic_data.partition_data:
+            records = data.records
+            if records is not None and len(records) > _ATTRIBUTES_LOW_BYTE and records[_ATTRIBUTES_LOW_BYTE] & TRANSACTIONAL_MASK:
+                return True
+    return False
 
 
 async def verify(broker: Any, request: Any) -> dict[TopicPartition, int]:

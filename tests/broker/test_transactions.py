@@ -379,20 +379,18 @@ def test_add_partitions_batched_verify_only_and_write_txn_markers(broker: Broker
 
 
 def test_kafka_transactions_cli_aborts_a_hanging_transaction(broker: BrokerProcess, topic_name: str) -> None:
-    """A transactional batch no coordinator knows of (written without a
-    transactional id, so nothing verified it) holds the last stable offset
-    back; kafka-transactions.sh abort finds its producer (DescribeProducers)
-    and writes the abort marker (WriteTxnMarkers), as against Kafka."""
+    """A transaction its producer abandoned (long timeout, never ended) holds
+    the last stable offset back; kafka-transactions.sh abort finds its
+    producer (DescribeProducers) and writes the abort marker
+    (WriteTxnMarkers) to the partition, as against Kafka."""
     from tests.broker.test_kafka_cli import tool
 
     create_topic(broker.bootstrap_servers, topic_name, partitions=1)
+    tid = f"{topic_name}-abandoned"
     with WireClient.connect(broker.port) as wire:
-        hanging = init_producer_id(wire, 4, None)
-        batch = build_batch([NewRecord(None, b"hanging")], producer_id=hanging.producer_id, producer_epoch=0, base_sequence=0, is_transactional=True)
-        Request = messages.ProduceRequest
-        data = Request.cls.TopicProduceData(name=topic_name, partition_data=[Request.cls.TopicProduceData.PartitionProduceData(index=0, records=batch)])
-        answer = wire.call(ApiKey.PRODUCE, 9, Request(transactional_id=None, acks=-1, timeout_ms=10000, topic_data=[data]))
-        assert answer.responses[0].partition_responses[0].error_code == ErrorCode.NONE
+        find_transaction_coordinator(wire, tid)
+        hanging = init_producer_id(wire, 5, tid, timeout_ms=900_000)
+        assert produce_transactional(wire, 12, tid, topic_name, 0, hanging.producer_id, hanging.producer_epoch, 0, b"hanging") == ErrorCode.NONE
     result = tool("org.apache.kafka.tools.TransactionsCommand",
                   ["--bootstrap-server", broker.bootstrap_servers, "abort", "--topic", topic_name, "--partition", "0", "--start-offset", "0"])
     assert result.returncode == 0, result.stderr
@@ -403,3 +401,21 @@ def test_kafka_transactions_cli_aborts_a_hanging_transaction(broker: BrokerProce
     producer.commit_transaction(30)
     assert values(consume_partitions("kafka-python", broker.bootstrap_servers, topic_name, [0], count=1,
                                      isolation_level="read_committed")) == [b"after"]
+
+
+def test_transactional_batch_without_transactional_id_is_refused_for_every_partition(broker: BrokerProcess, topic_name: str) -> None:
+    """Kafka refuses a Produce that carries transactional batches but no
+    transactional id with TRANSACTIONAL_ID_AUTHORIZATION_FAILED on every
+    partition, and writes nothing."""
+    create_topic(broker.bootstrap_servers, topic_name, partitions=2)
+    with WireClient.connect(broker.port) as wire:
+        pid = init_producer_id(wire, 4, None).producer_id
+        Request = messages.ProduceRequest
+        Data = Request.cls.TopicProduceData.PartitionProduceData
+        partitions = [Data(index=0, records=build_batch([NewRecord(None, b"plain")])),
+                      Data(index=1, records=build_batch([NewRecord(None, b"txn")], producer_id=pid, producer_epoch=0, base_sequence=0, is_transactional=True))]
+        answer = wire.call(ApiKey.PRODUCE, 9, Request(transactional_id=None, acks=-1, timeout_ms=10000,
+                                                      topic_data=[Request.cls.TopicProduceData(name=topic_name, partition_data=partitions)]))
+        assert [(p.index, p.error_code) for p in answer.responses[0].partition_responses] == [
+            (0, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED), (1, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)]
+    assert consume_partitions("kafka-python", broker.bootstrap_servers, topic_name, [0, 1], count=1, timeout=2) == []
