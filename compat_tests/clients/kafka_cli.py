@@ -12,6 +12,7 @@ kafka-tools artifact published; it speaks to 4.4 brokers as any client):
     kafka-verifiable-producer       org.apache.kafka.tools.VerifiableProducer
     kafka-verifiable-consumer       org.apache.kafka.tools.VerifiableConsumer
     kafka-console-consumer          org.apache.kafka.tools.consumer.ConsoleConsumer
+    kafka-console-producer          org.apache.kafka.tools.ConsoleProducer
     kafka-topics                    org.apache.kafka.tools.TopicCommand
 
 Why a client and not only a checker: the perf and verifiable tools and the
@@ -21,8 +22,13 @@ their scenarios (scenarios/kafka_cli.py) run as this client's column and
 are n/a for the others. kafka-dump-log is the exception: it reads a
 target's segment files, so its scenario runs with every client, each
 writing the batches it decodes. Of the generic interface this adapter
-serves the topic operations (kafka-topics), configs (kafka-configs) and
-offsets (kafka-get-offsets); records go through the tools' own scenarios. Each tool run is a JVM start (~1.5-3 s).
+serves the topic operations (kafka-topics), configs (kafka-configs),
+offsets (kafka-get-offsets), and records through kafka-console-producer
+(one line per record: "h1:v1,h2:v2<TAB>key<TAB>value", NULL_MARKER for
+null; no record timestamps, so records that set one are n/a; records
+that name a partition only on a one-partition topic, the producer having
+no partition option) and kafka-console-consumer (--partition, --offset;
+it reports no errors of its own, so consume_from is n/a). Each tool run is a JVM start (~1.5-3 s).
 """
 
 from __future__ import annotations
@@ -42,10 +48,12 @@ CONSUMER_PERF = "org.apache.kafka.tools.ConsumerPerformance"
 VERIFIABLE_PRODUCER = "org.apache.kafka.tools.VerifiableProducer"
 VERIFIABLE_CONSUMER = "org.apache.kafka.tools.VerifiableConsumer"
 CONSOLE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleConsumer"
+CONSOLE_PRODUCER = "org.apache.kafka.tools.ConsoleProducer"
 TOPICS = "org.apache.kafka.tools.TopicCommand"
 CONFIGS = "kafka.admin.ConfigCommand"  # in the 4.3.1 core jar (4.4 moved it to org.apache.kafka.tools)
 GET_OFFSETS = "org.apache.kafka.tools.GetOffsetShell"
 TOOL_TIMEOUT = 120.0
+NULL_MARKER = "<kwire-null>"  # null.marker of the console producer, null.literal of the console consumer
 # kafka-topics' "Error while executing topic command : <message>" -> Kafka's error name.
 TOPIC_ERRORS = {"already exists": "TOPIC_ALREADY_EXISTS", "does not exist": "UNKNOWN_TOPIC_OR_PARTITION",
                 "would not be an increase": "INVALID_PARTITIONS", "Topic name is invalid": "INVALID_TOPIC_EXCEPTION",
@@ -168,6 +176,71 @@ class KafkaCliAdapter(Adapter):
         return {"beginning": at(-2), "end": at(-1),
                 "for_times": {t: {str(p): [found[str(p)], None] if str(p) in found else None for p in partitions}
                               for t, found in by_time.items()}}
+
+    def produce(self, topic: str, records: list[dict[str, Any]], *, compression: str = "none",
+                config: dict[str, Any] | None = None, transactional: bool = False) -> list[dict[str, Any]]:
+        if transactional:
+            raise Unsupported("kafka-console-producer: no transactions")
+        if any(r.get("timestamp") is not None for r in records):
+            raise Unsupported("kafka-console-producer: no record timestamps")
+        texts = [r.get("key") or "" for r in records] + [r.get("value") or "" for r in records]
+        texts += [part or "" for r in records for header in r.get("headers", []) for part in header]
+        if any(c in text for text in texts for c in "\t\n,:") or NULL_MARKER in texts:
+            raise Unsupported("kafka-console-producer: tabs, newlines, ',' or ':' inside a record's fields")
+        partitions = {r.get("partition") for r in records}
+        if partitions != {None}:
+            described = self.describe_topics([topic])[topic]
+            if partitions != {0} or len(described.get("partitions", [])) != 1:
+                raise Unsupported("kafka-console-producer: no partition option (records name one on a topic of several partitions)")
+        with_headers = any(r.get("headers") for r in records)
+        if with_headers and not all(r.get("headers") for r in records):
+            raise Unsupported("kafka-console-producer: headers on some records only")
+
+        def field(value: str | None) -> str:
+            return NULL_MARKER if value is None else value
+
+        lines = []
+        for r in records:
+            headers = ",".join(f"{k}:{field(v)}" for k, v in r.get("headers", []))
+            lines.append(("" if not with_headers else headers + "\t") + f"{field(r.get('key'))}\t{field(r.get('value'))}\n")
+        args = ["--topic", topic, "--compression-codec", compression, "--reader-property", "parse.key=true",
+                "--reader-property", f"parse.headers={str(with_headers).lower()}", "--reader-property", f"null.marker={NULL_MARKER}"]
+        for name, value in (config or {}).items():
+            args += ["--command-property", f"{name}={value}"]
+        result = reference_kafka.run_tool(CONSOLE_PRODUCER, ["--bootstrap-server", self.bootstrap, *args], input="".join(lines),
+                                          timeout=TOOL_TIMEOUT, check=False)
+        # A failed send is logged (ErrorLoggingCallback, to the console log on stdout) and the tool still exits 0.
+        if result.returncode != 0 or "Error when sending message" in result.stdout + result.stderr:
+            raise ClientError(_java_error(result.stdout + result.stderr), result.stderr[-1000:])
+        return [{"partition": None, "offset": None, "timestamp": None} for _ in records]  # the tool reports nothing
+
+    def producer_config(self, *, acks: str | None = None, max_request_bytes: int | None = None,
+                        retries: int | None = None) -> dict[str, Any]:
+        settings = {"acks": acks, "max.request.size": max_request_bytes, "retries": retries}
+        return {name: str(value) for name, value in settings.items() if value is not None}
+
+    def consume(self, topic: str, partition: int, offset: int | str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        printed = ["print.timestamp", "print.partition", "print.offset", "print.headers", "print.key", "print.value"]
+        args = ["--topic", topic, "--partition", str(partition), "--offset", str(offset), "--max-messages", str(count),
+                "--timeout-ms", str(int(timeout * 1000)), "--formatter-property", f"null.literal={NULL_MARKER}"]
+        for name in printed:
+            args += ["--formatter-property", f"{name}=true"]
+        result = self.tool(CONSOLE_CONSUMER, *args, timeout=timeout + TOOL_TIMEOUT)
+        if result.returncode != 0:
+            raise ClientError(_java_error(result.stdout + result.stderr), result.stderr[-1000:])
+        out = []
+        for line in result.stdout.splitlines():
+            kind_time, partition_field, offset_field, headers, key, value = line.split("\t")
+            kind, _, stamp = kind_time.partition(":")
+            out.append({"partition": int(partition_field.split(":")[1]), "offset": int(offset_field.split(":")[1]),
+                        "key": _null(key), "value": _null(value),
+                        "headers": [] if headers == "NO_HEADERS" else [[k, _null(v)] for k, _, v in (h.partition(":") for h in headers.split(","))],
+                        "timestamp": int(stamp), "timestamp_type": kind})
+        return out
+
+
+def _null(text: str) -> str | None:
+    return None if text == NULL_MARKER else text
 
 
 def _java_error(output: str) -> str:
