@@ -8,14 +8,22 @@ record is read once, by the member that owns its partition. The
 consumer-protocol member closes: the group is classic again, the classic
 members take every partition, and again every record is read once.
 
+The same with kafka-clients 4.4 (group.protocol=consumer, through the
+JSON driver of test_java_clients.py) as the member that joins, reads its
+partition, commits and closes.
+
 The broker allows small session timeouts and heartbeat intervals so the
-test is fast; every wait is bounded.
+tests are fast; every wait is bounded. Members commit each record as they
+read it, so that no rebalance can replay one.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +35,8 @@ from kwire_protocol.messages import ApiKey
 
 from kwire.testing import BrokerProcess
 
+from tests.broker.test_java_clients import MISSING as JAVA_MISSING
+from tests.broker.test_java_clients import RUN_TIMEOUT, Driver, build_driver
 from tests.broker.wire import WireClient
 
 CONFIG = {
@@ -59,10 +69,10 @@ def member(bootstrap: str, group: str, protocol: str) -> Consumer:
     return Consumer(config)
 
 
-def produce(bootstrap: str, topic: str, batch: str) -> list[bytes]:
+def produce(bootstrap: str, topic: str, batch: str, partitions: int = PARTITIONS) -> list[bytes]:
     producer = Producer({"bootstrap.servers": bootstrap})
     values = []
-    for p in range(PARTITIONS):
+    for p in range(partitions):
         for i in range(5):
             value = f"{batch}-{p}-{i}".encode()
             producer.produce(topic, value=value, partition=p)
@@ -77,7 +87,8 @@ def owned(c: Consumer) -> set[int]:
 
 def poll_until(consumers: list[Consumer], predicate: Callable[[], bool], seen: dict[int, list[tuple[int, bytes]]] | None = None,
                timeout: float = 30.0) -> None:
-    """Poll every consumer until `predicate` holds; records go to `seen` (consumer index -> (partition, value))."""
+    """Poll every consumer until `predicate` holds; records go to `seen` (consumer index ->
+    (partition, value)), each committed as soon as it is read (so a rebalance never replays it)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
@@ -86,12 +97,13 @@ def poll_until(consumers: list[Consumer], predicate: Callable[[], bool], seen: d
             if message is not None and message.error() is None:
                 assert seen is not None, f"unexpected record {message.value()!r}"
                 seen.setdefault(i, []).append((message.partition(), message.value()))
+                c.commit(message=message, asynchronous=False)
 
 
-def split_evenly(consumers: list[Consumer]) -> Callable[[], bool]:
+def split_evenly(consumers: list[Consumer], partitions: int = PARTITIONS) -> Callable[[], bool]:
     def check() -> bool:
         sets = [owned(c) for c in consumers]
-        return all(sets) and sum(len(s) for s in sets) == PARTITIONS and set().union(*sets) == set(range(PARTITIONS))
+        return all(sets) and sum(len(s) for s in sets) == partitions and set().union(*sets) == set(range(partitions))
     return check
 
 
@@ -109,17 +121,15 @@ def consumer_group_describe(port: int, group: str) -> tuple[str, int, int, str, 
     return d.group_state, d.group_epoch, d.assignment_epoch, d.assignor_name, sorted((m.member_type, m.member_epoch) for m in d.members)
 
 
-def consume_batch_once(bootstrap: str, topic: str, batch: str, consumers: list[Consumer]) -> None:
+def consume_batch_once(bootstrap: str, topic: str, batch: str, consumers: list[Consumer], partitions: int = PARTITIONS) -> None:
     """A new batch is read exactly once, each record by the member owning its partition."""
-    values = produce(bootstrap, topic, batch)
+    values = produce(bootstrap, topic, batch, partitions)
     seen: dict[int, list[tuple[int, bytes]]] = {}
     poll_until(consumers, lambda: sum(len(v) for v in seen.values()) >= len(values), seen)
     read = [value for records in seen.values() for _, value in records]
     assert sorted(read) == sorted(values), "every record once"
     for i, records in seen.items():
         assert {p for p, _ in records} <= owned(consumers[i])
-    for c in consumers:
-        c.commit(asynchronous=False)
 
 
 def test_classic_group_upgrades_to_a_consumer_group_and_back(migration_broker: BrokerProcess, topic_name: str) -> None:
@@ -166,3 +176,55 @@ def test_classic_group_upgrades_to_a_consumer_group_and_back(migration_broker: B
             c.close()
         if modern is not None:
             modern.close()
+
+
+@pytest.mark.skipif(bool(JAVA_MISSING), reason="the Java driver needs a JDK and Maven")
+def test_java_consumer_protocol_member_joins_a_classic_group_and_leaves(migration_broker: BrokerProcess, topic_name: str,
+                                                                        tmp_path: Path) -> None:
+    """kafka-clients 4.4 with group.protocol=consumer (the JSON driver's group_consume:
+    read 5 records, commit them, close) joins two classic confluent-kafka members."""
+    bootstrap = migration_broker.bootstrap_servers
+    migration_broker.create_topic(topic_name, 3)
+    group = f"{topic_name}-g"
+    classic = [member(bootstrap, group, "classic") for _ in range(2)]
+    driver = Driver(build_driver(), bootstrap)
+    java: subprocess.Popen[str] | None = None
+    try:
+        for c in classic:
+            c.subscribe([topic_name])
+        poll_until(classic, split_evenly(classic, 3))
+        commands = tmp_path / "commands.json"
+        commands.write_text(json.dumps([{"op": "group_consume", "topic": topic_name, "group": group, "protocol": "consumer",
+                                         "count": 5, "assigned": 1, "timeout_ms": 40_000}]))
+        with open(commands) as stdin:
+            java = subprocess.Popen(["java", "-Xmx512m", "-XX:+UseSerialGC", "-cp", driver.classpath, "KafkaClientDriver", bootstrap],
+                                    stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # The group converts; the three members hold one partition each.
+        poll_until(classic, lambda: [len(owned(c)) for c in classic] == [1, 1] and group_type(migration_broker.port, group) == "consumer",
+                   timeout=40)
+        held_by_classic = owned(classic[0]) | owned(classic[1])
+        values = produce(bootstrap, topic_name, "mixed", 3)
+        seen: dict[int, list[tuple[int, bytes]]] = {}
+        # The classic members keep polling (their rebalances run in poll) until the Java member is done.
+        running = java
+        poll_until(classic, lambda: running.poll() is not None, seen, timeout=60)
+        stdout, stderr = java.communicate(timeout=RUN_TIMEOUT)
+        answers = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+        assert java.returncode == 0 and len(answers) == 1 and "ok" in answers[0], f"{stdout[-2000:]}\n{stderr[-4000:]}"
+        result = answers[0]["ok"]
+        java_partition = result["assigned"]
+        assert java_partition == sorted(set(range(3)) - held_by_classic)
+        read = [value for records in seen.values() for _, value in records] + [r["value"].encode() for r in result["records"]]
+        assert sorted(read) == sorted(values), "every record once"
+        assert result["committed"] == {str(java_partition[0]): 5}
+
+        # The Java member closed: the classic members are a classic group again and take its partition.
+        poll_until(classic, lambda: split_evenly(classic, 3)() and group_type(migration_broker.port, group) == "classic")
+        consume_batch_once(bootstrap, topic_name, "after", classic, 3)
+        assert migration_broker.committed_offsets(group) == {(topic_name, p): 10 for p in range(3)}
+    finally:
+        if java is not None and java.poll() is None:
+            java.kill()
+            java.wait(10)
+        for c in classic:
+            c.close()
