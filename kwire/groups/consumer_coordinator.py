@@ -4,13 +4,15 @@ Theory of operation. `ConsumerGroupCoordinator` sits beside the classic
 `GroupCoordinator` (which it is attached to as `coordinator.consumer`) and
 shares its event loop, clock, timers, __consumer_offsets partitions and
 loading; group ids are one namespace, so classic APIs that name a consumer
-group are answered here (see `classic_*` and the offset checks).
+group are answered here (see `classic_*`, migration.py for classic members
+inside consumer groups, and the offset checks).
 
 One heartbeat, as Kafka's GroupMetadataManager.consumerGroupHeartbeat:
 
 1. Validate the request (INVALID_REQUEST, UNSUPPORTED_ASSIGNOR,
-   INVALID_REGULAR_EXPRESSION), find or create the group (an empty classic
-   group of that id is converted), find or create the member (static
+   INVALID_REGULAR_EXPRESSION), find or create the group (a classic group
+   of that id is converted: an empty one always, one with members as the
+   migration policy allows, migration.py), find or create the member (static
    members by instance id: UNRELEASED_INSTANCE_ID, FENCED_INSTANCE_ID;
    GROUP_MAX_SIZE_REACHED), and check its epoch (FENCED_MEMBER_EPOCH; a
    member one epoch behind that owns only what it was given is accepted).
