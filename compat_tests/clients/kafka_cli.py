@@ -5,30 +5,33 @@ other scripts start) from the tools classpath that
 compat_tests/reference_kafka.py resolves with Maven (4.3.1: the newest
 kafka-tools artifact published; it speaks to 4.4 brokers as any client):
 
-    kafka-consumer-groups           org.apache.kafka.tools.consumer.group.ConsumerGroupCommand
-    kafka-dump-log                  org.apache.kafka.tools.DumpLogSegments
-    kafka-producer-perf-test        org.apache.kafka.tools.ProducerPerformance
-    kafka-consumer-perf-test        org.apache.kafka.tools.ConsumerPerformance
-    kafka-verifiable-producer       org.apache.kafka.tools.VerifiableProducer
-    kafka-verifiable-consumer       org.apache.kafka.tools.VerifiableConsumer
-    kafka-console-consumer          org.apache.kafka.tools.consumer.ConsoleConsumer
-    kafka-console-producer          org.apache.kafka.tools.ConsoleProducer
-    kafka-topics                    org.apache.kafka.tools.TopicCommand
+    kafka-consumer-groups      org.apache.kafka.tools.consumer.group.ConsumerGroupCommand
+    kafka-dump-log             org.apache.kafka.tools.DumpLogSegments
+    kafka-producer-perf-test   org.apache.kafka.tools.ProducerPerformance
+    kafka-consumer-perf-test   org.apache.kafka.tools.ConsumerPerformance
+    kafka-verifiable-producer  org.apache.kafka.tools.VerifiableProducer
+    kafka-verifiable-consumer  org.apache.kafka.tools.VerifiableConsumer
+    kafka-console-producer     org.apache.kafka.tools.ConsoleProducer
+    kafka-console-consumer     org.apache.kafka.tools.consumer.ConsoleConsumer
+    kafka-topics               org.apache.kafka.tools.TopicCommand
+    kafka-configs              kafka.admin.ConfigCommand (4.3.1 core jar)
+    kafka-get-offsets          org.apache.kafka.tools.GetOffsetShell
 
-Why a client and not only a checker: the perf and verifiable tools and the
-console consumer are Java clients of their own (with their own settings,
-output and exit codes) and kafka-consumer-groups is an admin client, so
-their scenarios (scenarios/kafka_cli.py) run as this client's column and
-are n/a for the others. kafka-dump-log is the exception: it reads a
+Why a client and not only a checker: the tools are clients of their own
+(Java producers, consumers and admin clients with their own settings,
+output and exit codes). The adapter serves what they can express of the
+generic interface: topics (kafka-topics), configs (kafka-configs:
+IncrementalAlterConfigs only), offsets (kafka-get-offsets), records
+through kafka-console-producer (one line per record,
+"h1:v1,h2:v2<TAB>key<TAB>value", NULL_MARKER for null; no record
+timestamps; records that name a partition only on a one-partition topic,
+the tool having no partition option; no offsets reported) and
+kafka-console-consumer (--partition, --offset; it reports no errors of its
+own, so no consume_from). The tools with nothing generic to express
+(consumer groups, perf and verifiable tools) have scenarios of their own,
+scenarios/kafka_cli.py, n/a for the other clients; kafka-dump-log reads a
 target's segment files, so its scenario runs with every client, each
-writing the batches it decodes. Of the generic interface this adapter
-serves the topic operations (kafka-topics), configs (kafka-configs),
-offsets (kafka-get-offsets), and records through kafka-console-producer
-(one line per record: "h1:v1,h2:v2<TAB>key<TAB>value", NULL_MARKER for
-null; no record timestamps, so records that set one are n/a; records
-that name a partition only on a one-partition topic, the producer having
-no partition option) and kafka-console-consumer (--partition, --offset;
-it reports no errors of its own, so consume_from is n/a). Each tool run is a JVM start (~1.5-3 s).
+writing the batches it decodes. Each tool run is a JVM start (~1.5-3 s).
 """
 
 from __future__ import annotations
@@ -65,17 +68,17 @@ def missing_tools() -> str | None:
     return f"{' and '.join(missing)} not on PATH" if missing else None
 
 
-def run(main_class: str, args: list[str], *, timeout: float = TOOL_TIMEOUT) -> subprocess.CompletedProcess:
+def run(main_class: str, args: list[str], *, timeout: float = TOOL_TIMEOUT, input: str | None = None) -> subprocess.CompletedProcess:
     """One tool run, bounded; output captured, never raising on its exit code."""
-    return reference_kafka.run_tool(main_class, args, timeout=timeout, check=False)
+    return reference_kafka.run_tool(main_class, args, timeout=timeout, input=input, check=False)
 
 
 class KafkaCliAdapter(Adapter):
     name = "kafka-cli"
 
-    def tool(self, main_class: str, *args: str, timeout: float = TOOL_TIMEOUT) -> subprocess.CompletedProcess:
+    def tool(self, main_class: str, *args: str, timeout: float = TOOL_TIMEOUT, input: str | None = None) -> subprocess.CompletedProcess:
         """A tool that takes --bootstrap-server, run against this adapter's bootstrap address."""
-        return run(main_class, ["--bootstrap-server", self.bootstrap, *args], timeout=timeout)
+        return run(main_class, ["--bootstrap-server", self.bootstrap, *args], timeout=timeout, input=input)
 
     def _topics(self, *args: str) -> list[str]:
         result = self.tool(TOPICS, *args)
@@ -207,8 +210,7 @@ class KafkaCliAdapter(Adapter):
                 "--reader-property", f"parse.headers={str(with_headers).lower()}", "--reader-property", f"null.marker={NULL_MARKER}"]
         for name, value in (config or {}).items():
             args += ["--command-property", f"{name}={value}"]
-        result = reference_kafka.run_tool(CONSOLE_PRODUCER, ["--bootstrap-server", self.bootstrap, *args], input="".join(lines),
-                                          timeout=TOOL_TIMEOUT, check=False)
+        result = self.tool(CONSOLE_PRODUCER, *args, input="".join(lines))
         # A failed send is logged (ErrorLoggingCallback, to the console log on stdout) and the tool still exits 0.
         if result.returncode != 0 or "Error when sending message" in result.stdout + result.stderr:
             raise ClientError(_java_error(result.stdout + result.stderr), result.stderr[-1000:])
