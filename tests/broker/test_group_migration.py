@@ -10,7 +10,8 @@ members take every partition, and again every record is read once.
 
 The same with kafka-clients 4.4 (group.protocol=consumer, through the
 JSON driver of test_java_clients.py) as the member that joins, reads its
-partition, commits and closes.
+partition, commits and closes. A mixed group survives SIGKILL of the broker
+unchanged (its classic members' metadata is in the member records).
 
 The broker allows small session timeouts and heartbeat intervals so the
 tests are fast; every wait is bounded. Members commit each record as they
@@ -31,6 +32,7 @@ from confluent_kafka import Consumer, ConsumerGroupType, Producer, TopicPartitio
 from confluent_kafka.admin import AdminClient
 
 from kwire_protocol import messages
+from kwire_protocol.error_codes import ErrorCode
 from kwire_protocol.messages import ApiKey
 
 from kwire.testing import BrokerProcess
@@ -117,7 +119,12 @@ def group_type(port: int, group: str) -> str:
 def consumer_group_describe(port: int, group: str) -> tuple[str, int, int, str, list[tuple[int, int]]]:
     """ConsumerGroupDescribe v1: state, group epoch, assignment epoch, assignor, (member type, member epoch) per member."""
     with WireClient.connect(port) as wire:
-        [d] = wire.call(ApiKey.CONSUMER_GROUP_DESCRIBE, 1, messages.ConsumerGroupDescribeRequest(group_ids=[group])).groups
+        for _ in range(200):  # a restarted broker loads __consumer_offsets first
+            [d] = wire.call(ApiKey.CONSUMER_GROUP_DESCRIBE, 1, messages.ConsumerGroupDescribeRequest(group_ids=[group])).groups
+            if d.error_code not in (ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, ErrorCode.NOT_COORDINATOR, ErrorCode.COORDINATOR_NOT_AVAILABLE):
+                break
+            time.sleep(0.05)
+    assert d.error_code == 0, d
     return d.group_state, d.group_epoch, d.assignment_epoch, d.assignor_name, sorted((m.member_type, m.member_epoch) for m in d.members)
 
 
@@ -227,4 +234,32 @@ def test_java_consumer_protocol_member_joins_a_classic_group_and_leaves(migratio
             java.kill()
             java.wait(10)
         for c in classic:
+            c.close()
+
+
+def test_a_mixed_group_survives_a_broker_kill(broker_factory: Callable[..., BrokerProcess], tmp_path: Path, topic_name: str) -> None:
+    """SIGKILL while classic and consumer-protocol members share the group: after the
+    restart the group is the same consumer group (member types, epochs) and reads on."""
+    broker = broker_factory(CONFIG, data_dir=tmp_path / "data")
+    bootstrap = broker.bootstrap_servers
+    broker.create_topic(topic_name, PARTITIONS)
+    group = f"{topic_name}-g"
+    classic = [member(bootstrap, group, "classic") for _ in range(2)]
+    modern = member(bootstrap, group, "consumer")
+    everyone = [*classic, modern]
+    try:
+        for c in classic:
+            c.subscribe([topic_name])
+        poll_until(classic, split_evenly(classic))
+        modern.subscribe([topic_name])
+        poll_until(everyone, lambda: split_evenly(everyone)() and consumer_group_describe(broker.port, group)[0] == "Stable")
+        before = consumer_group_describe(broker.port, group)
+        broker.kill()
+        broker.overrides["listeners"] = f"PLAINTEXT://127.0.0.1:{broker.port}"
+        broker.start()
+        assert consumer_group_describe(broker.port, group) == before
+        consume_batch_once(bootstrap, topic_name, "after-restart", everyone)
+        assert consumer_group_describe(broker.port, group) == before, "nobody was fenced or rejoined"
+    finally:
+        for c in everyone:
             c.close()
