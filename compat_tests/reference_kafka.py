@@ -156,8 +156,14 @@ def run_tool(main_class: str, args: list[str], *, profile: str = TOOLS, timeout:
 
 
 def random_cluster_id() -> str:
-    """A Kafka Uuid string: 16 random bytes, URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A Kafka Uuid string: 16 random bytes, URL-safe base64 without padding, with no "-"
+    in it, as Kafka 4.4's Uuid.randomUuid draws them (kafka-storage takes an id starting
+    with "-" for an option)."""
+    for _ in range(1000):  # about 30% of draws have a "-"
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if "-" not in cluster_id:
+            return cluster_id
+    raise RuntimeError("no cluster id without '-' in 1000 draws")
 
 
 def _metadata_broker_count(host: str, port: int, timeout: float) -> int:
