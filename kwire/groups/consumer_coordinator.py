@@ -490,7 +490,7 @@ class ConsumerGroupCoordinator:
         (KIP-848 online downgrade, migration.py). Returns the records to append."""
         group_id = group.group_id
         if migration.downgrade_allowed(self, group, set(member_ids)):
-            return self._downgrade(group, set(member_ids), why)
+            return self.downgrade(group, set(member_ids), why)
         records: list[crec.Record] = []
         for member_id in member_ids:
             group.remove_member(member_id)
@@ -500,7 +500,9 @@ class ConsumerGroupCoordinator:
         log.info("group %s: member(s) %s %s; epoch %d", group_id, ", ".join(member_ids), why, group.group_epoch)
         return records + [crec.group_epoch_record(group_id, group.group_epoch, group.metadata_hash)]
 
-    def _downgrade(self, group: ConsumerGroup, leaving: set[str], why: str) -> list[crec.Record]:
+    def downgrade(self, group: ConsumerGroup, leaving: set[str], why: str, rebalance: bool = True) -> list[crec.Record]:
+        """The group becomes a classic group of its members but `leaving` (a rebalance
+        follows unless a static member was just replaced); returns the records."""
         group_id = group.group_id
         classic = migration.classic_group_from_consumer(self, group, leaving)
         records: list[crec.Record] = []
@@ -514,7 +516,7 @@ class ConsumerGroupCoordinator:
         group.deleted = True
         log.info("group %s: member(s) %s %s; the %d classic member(s) left make it a classic group at generation %d",
                  group_id, ", ".join(sorted(leaving)), why, len(classic.members), classic.generation_id)
-        self.parent.adopt_classic_group(classic, f"downgrade of consumer group {group_id} to a classic group")
+        self.parent.adopt_classic_group(classic, f"downgrade of consumer group {group_id} to a classic group" if rebalance else None)
         return records
 
     def fence(self, group_id: str, member_id: str, why: str, epoch: int | None = None) -> None:

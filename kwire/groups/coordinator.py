@@ -202,13 +202,14 @@ class GroupCoordinator:
                     member.sync_future.set_result(SyncResult(ErrorCode.REBALANCE_IN_PROGRESS))
         return group
 
-    def adopt_classic_group(self, group: ClassicGroup, reason: str) -> None:
+    def adopt_classic_group(self, group: ClassicGroup, reason: str | None) -> None:
         """A consumer group became this classic group (KIP-848 online downgrade):
-        its members heartbeat the classic way from now on, and it rebalances."""
+        its members heartbeat the classic way from now on; it rebalances for `reason`, if any."""
         self.groups[group.group_id] = group
         for member in group.members.values():
             self._schedule_heartbeat(group, member)
-        self._prepare_rebalance(group, reason)
+        if reason is not None:
+            self._prepare_rebalance(group, reason)
 
     def group_metadata_record(self, group: ClassicGroup) -> tuple[bytes, bytes]:
         return rec.group_metadata_key(group.group_id), rec.group_metadata_value(self._group_value(group))

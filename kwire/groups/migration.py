@@ -47,10 +47,9 @@ consumer group's tombstones and the classic group's record in one batch;
 then a rebalance, so that the members rejoin the classic way. Offsets and
 pending transactional offsets stay with the group id.
 
-Not done: a classic static member replacing the last consumer-protocol
-static member does not downgrade the group at that JoinGroup (Kafka's
-validateOnlineDowngradeWithReplacedMemberId); it does when the replaced
-member's session would end.
+A classic static member that replaces (JoinGroup with its instance id and
+no member id) the last member using the consumer protocol downgrades the
+group at once, without a rebalance (validateOnlineDowngradeWithReplacedMemberId).
 """
 
 from __future__ import annotations
@@ -320,9 +319,16 @@ async def join(cc: ConsumerGroupCoordinator, group: ConsumerGroup, request: Join
     if is_new or replaced is not None or reconciled != updated:
         records.append(crec.current_assignment_record(group_id, reconciled))
     group.update_member(reconciled)
+    # The last consumer-protocol (static) member replaced by this classic one: the group
+    # is classic again, without a rebalance (validateOnlineDowngradeWithReplacedMemberId).
+    downgrade = replaced is not None and replaced.classic is None and downgrade_allowed(cc, group, set())
+    if downgrade:
+        records.extend(cc.downgrade(group, set(), f"replaced static member {replaced.member_id}", rebalance=False))
     error = await cc.append(group_id, records)
     if error != NONE:
         return JoinResult(error, request.member_id)
+    if downgrade:
+        return JoinResult(NONE, member_id, reconciled.member_epoch, CONSUMER_PROTOCOL_TYPE, request.protocols[0][0], "")
     cc.parent.timers.cancel(("cg-join", group_id, member_id))
     cc.schedule_session(group_id, member_id)
     cc.parent.timers.schedule(("cg-sync", group_id, member_id), max(reconciled.rebalance_timeout_ms, 0),

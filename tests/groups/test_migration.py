@@ -238,3 +238,25 @@ def test_embedded_protocol_round_trip() -> None:
     decoded = migration.decode_subscription(subscription(["t", "u"], {"t": [1]}, version=1))
     assert (list(decoded.topics), [(tp.topic, list(tp.partitions)) for tp in decoded.owned_partitions]) == (["t", "u"], [("t", [1])])
     assert migration.decode_assignment(b"") == {}
+
+
+def test_a_classic_static_member_replacing_the_last_consumer_member_downgrades_at_once() -> None:
+    async def scenario() -> None:
+        h = Harness()
+        c = h.coordinator
+        static = await h.hb("s", 0, instance="i")
+        dynamic = (await c.join_group(join_request(""))).member_id
+        assert (await c.join_group(join_request(dynamic))).error == 0
+        taken_over = set(h.group().target["s"].get(T, ()))  # what s keeps of its partitions in the new assignment
+        # The static member restarts as a classic consumer: same instance id, no member id.
+        request = JoinRequest("g", "", "i", SESSION, REBALANCE, "consumer", [("range", subscription(["t"]))], "classic-client", "/127.0.0.1", 9)
+        joined = await c.join_group(request)
+        assert joined.error == 0 and joined.generation_id == static.member_epoch
+        assert "g" not in h.consumer.groups
+        classic = c.groups["g"]
+        assert classic.state == STABLE, "no rebalance"
+        assert set(classic.members) == {dynamic, joined.member_id} and classic.static_members == {"i": joined.member_id}
+        synced = await c.sync_group("g", classic.generation_id, joined.member_id, "i", None, None, {})
+        assert synced.error == 0 and set(migration.decode_assignment(synced.assignment).get("t", [])) == taken_over
+
+    run(scenario())
