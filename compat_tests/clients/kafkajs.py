@@ -25,7 +25,6 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -41,8 +40,6 @@ NODE_MODULES = DRIVER_DIR / "node_modules"
 INSTALLED_LOCK = NODE_MODULES / ".kwire-lock-sha256"
 # kafkajs's produce options by name (see driver.js); acks -1 is "all".
 PRODUCER = {"acks": 1}
-# The v2 partitioner notice is about the change from v1; the suite checks placement itself.
-QUIET = {"KAFKAJS_NO_PARTITIONER_WARNING": "1"}
 # DescribeConfigs' config_source numbers (kafkajs passes them on as numbers).
 CONFIG_SOURCES = {0: "UNKNOWN", 1: "DYNAMIC_TOPIC_CONFIG", 2: "DYNAMIC_BROKER_CONFIG", 3: "DYNAMIC_DEFAULT_BROKER_CONFIG",
                   4: "STATIC_BROKER_CONFIG", 5: "DEFAULT_CONFIG", 6: "DYNAMIC_BROKER_LOGGER_CONFIG", 7: "CLIENT_METRICS_CONFIG",
@@ -104,7 +101,7 @@ class KafkajsAdapter(Adapter):
     def _run(self, command: dict[str, Any], timeout: float = 180) -> Any:
         install_driver()
         result = subprocess.run(["node", str(DRIVER_DIR / "driver.js"), self.bootstrap], input=json.dumps([command]),
-                                capture_output=True, text=True, timeout=timeout, env={**os.environ, **QUIET})
+                                capture_output=True, text=True, timeout=timeout)
         answers = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
         if result.returncode != 0 or len(answers) != 1:
             raise RuntimeError(f"kafkajs driver exited {result.returncode}:\n{result.stderr[-3000:]}")

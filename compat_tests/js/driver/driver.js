@@ -22,8 +22,7 @@
 //   alter_configs     topic, set: {} -> null (the legacy AlterConfigs: kafkajs has no
 //                     IncrementalAlterConfigs)
 //   describe_cluster  -> {cluster_id, controller, nodes: [{id, host, port}]}
-//   produce           topic, config: {}, records: [...], transaction: null | {commit: bool,
-//                     offsets: null | {group, topic, partitions: {p: offset}}}
+//   produce           topic, config: {}, records: [...], transaction: null | {commit: bool}
 //                     -> [{partition, offset, timestamp}] (offsets from each partition's
 //                     base offset: kafkajs reports one per partition and batch)
 //   consume           topic, partition, offset (a number to seek to, "earliest", "latest" or null:
@@ -46,7 +45,7 @@
 //                     -> {records: [{partition, offset, value}], committed: bool}
 //
 // Producer config keys are kafkajs's own: acks, timeout, compression (send options),
-// retries, partitioner ("default" | "legacy") and any kafkajs producer option
+// retries and any kafkajs producer option
 // (idempotent, transactionalId, maxInFlightRequests...). Consumer config: kafkajs
 // consumer options (readUncommitted...). Every wait is bounded by a deadline.
 
@@ -354,18 +353,19 @@ class Driver {
 
   // -- producer and consumer ----------------------------------------------------
 
+  // The partitioner named: kafkajs's default (murmur2, as Java's since 2.0), without the
+  // notice it logs when none is named.
+  producer(options) {
+    return this.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner, ...options })
+  }
+
   async produce(command) {
-    const { retries, partitioner, ...config } = command.config || {}
+    const { retries, ...config } = command.config || {}
     const send = {}
     const options = {}
     for (const [key, value] of Object.entries(config)) (SEND_OPTIONS.has(key) ? send : options)[key] = value
     if (send.compression !== undefined) send.compression = COMPRESSION[send.compression]
-    const producer = this.kafka.producer({
-      allowAutoTopicCreation: false,
-      createPartitioner: partitioner === 'legacy' ? Partitioners.LegacyPartitioner : Partitioners.DefaultPartitioner,
-      ...(retries === undefined ? {} : { retry: { retries } }),
-      ...options,
-    })
+    const producer = this.producer({ ...(retries === undefined ? {} : { retry: { retries } }), ...options })
     const messages = command.records.map(r => ({
       key: bytes(r.key),
       value: bytes(r.value),
@@ -381,16 +381,6 @@ class Driver {
         const txn = await producer.transaction()
         try {
           metadata = await txn.send(request)
-          const offsets = command.transaction.offsets
-          if (offsets) {
-            await txn.sendOffsets({
-              consumerGroupId: offsets.group,
-              topics: [{
-                topic: offsets.topic,
-                partitions: Object.entries(offsets.partitions).map(([p, o]) => ({ partition: Number(p), offset: String(o) })),
-              }],
-            })
-          }
         } catch (e) {
           await txn.abort()
           throw e
@@ -587,7 +577,7 @@ class Driver {
       if (!await until(() => records.length >= count, deadline)) {
         throw new DriverError('REQUEST_TIMED_OUT', `read ${records.length} of ${count} records`)
       }
-      const producer = this.kafka.producer({ transactionalId: command.transactional_id, idempotent: true, maxInFlightRequests: 1 })
+      const producer = this.producer({ transactionalId: command.transactional_id, idempotent: true, maxInFlightRequests: 1 })
       await producer.connect()
       try {
         const txn = await producer.transaction()
