@@ -1,12 +1,12 @@
 """kwire against Apache Kafka 4.4: the same workloads, the same client, one run.
 
     python3 bench/broker/side_by_side.py [--rounds 5] [--records-1k 300000] [--records-100 1000000]
-                                         [--startups 3] [--json FILE]
+                                         [--startups 3] [--json FILE] [--profile DIR]
 
 Both brokers run on this machine at the same time, each on its own
 temporary data directory, with the same broker settings (SHARED_CONFIG:
-what `kwire serve --dev` and compat_tests' reference Kafka both set for a
-one-node cluster, nothing else):
+one-node values for the internal topics, no delay of a new group's first
+rebalance, no topic auto-creation, deleted segments removed after 1 s):
 
 * kwire: `kwire serve` (not --dev: the metadata journal is fsynced, as
   Kafka's KRaft log is) through kwire.testing.BrokerProcess.
@@ -21,8 +21,8 @@ latency at a fixed rate (linger.ms=0 by default so the brokers' share is not
 hidden under librdkafka's 5 ms), and the time a lone consumer takes to get
 its assignment in a new group (--joins times per round: librdkafka's
 own timers spread it from a few ms to about 100 ms against either
-broker). Each workload runs on kwire, then on Kafka,
-then the next workload; that is one round. A first round is not counted:
+broker). Each workload runs on kwire, then on Kafka, then the next
+workload; that is one round. A first round is not counted:
 it warms both up (Kafka's JIT compiles the hot paths; both fill the page
 cache). The table gives the median of --rounds rounds with the range, and
 kwire/Kafka. Topics of a round are deleted after it, so that neither
