@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from kwire_protocol.error_codes import ErrorCode
@@ -183,6 +190,12 @@ class Adapter:
         """{"committed": {p: offset}, "lag": {p: end offset - committed}} for `topic` (keys as str)."""
         raise Unsupported(f"{self.name}: group offsets and lag")
 
+    def group_member(self, topic: str, group: str, *, session_timeout_ms: int = 6000,
+                     instance_id: str | None = None) -> MemberProcess:
+        """A member of `group` (classic protocol, the client's default assignor) subscribed to `topic`,
+        running in a child process of its own (see MemberProcess), so that it can be killed."""
+        raise Unsupported(f"{self.name}: a group member in a child process")
+
     # -- transactions (scenarios/transactions.py) ----------------------------------
 
     def produce_transaction(self, topic: str, records: list[dict[str, Any]], *, transactional_id: str,
@@ -204,3 +217,106 @@ class Adapter:
 
     def close(self) -> None:
         pass
+
+
+class MemberProcess:
+    """A group member in a child process, watched through the JSON lines it prints.
+
+    The child joins the group from the earliest offset without auto-commit and
+    prints, one JSON object a line: {"assigned": [p], "generation": g | null}
+    after each assignment (its whole assignment then; the generation when the
+    client says it), {"revoked": [p]} and {"lost": [p]} from its rebalance
+    callbacks, {"records": [{partition, offset, value}]} for what a poll
+    returned, printed before those offsets are committed (so a record the
+    parent never heard of was never committed either), and
+    {"commit_error": name} when a commit fails (the records are then read
+    again by whoever owns the partition next). SIGTERM makes it close its
+    consumer (a dynamic member leaves the group; a static one does not, as
+    Kafka's clients do) and exit; SIGKILL is a crash.
+    """
+
+    def __init__(self, command: list[str], name: str) -> None:
+        self.name = name
+        self.events: list[dict[str, Any]] = []
+        self._stderr_tail = ""
+        self._lock = threading.Lock()
+        self._stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.startswith(b"{"):
+                event = json.loads(line)
+                with self._lock:
+                    self.events.append(event)
+
+    def _all(self, kind: str) -> list[Any]:
+        with self._lock:
+            return [e[kind] for e in self.events if kind in e]
+
+    def assignments(self) -> list[list[int]]:
+        """Every assignment the member was given, in order."""
+        return self._all("assigned")
+
+    def assignment(self) -> list[int]:
+        """What the member owns now: its last assignment less what it gave up since."""
+        with self._lock:
+            owned: set[int] = set()
+            for e in self.events:
+                if "assigned" in e:
+                    owned = set(e["assigned"])
+                owned -= set(e.get("revoked", [])) | set(e.get("lost", []))
+            return sorted(owned)
+
+    def generations(self) -> list[int | None]:
+        with self._lock:
+            return [e.get("generation") for e in self.events if "assigned" in e]
+
+    def revocations(self) -> list[list[int]]:
+        return self._all("revoked") + self._all("lost")
+
+    def records(self) -> list[dict[str, Any]]:
+        return [r for batch in self._all("records") for r in batch]
+
+    def wait_for(self, what: str, done: Callable[[], bool], timeout: float) -> None:
+        """Wait until done() (checked every 50 ms) for at most `timeout` seconds, else fail."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited {self.process.returncode} waiting for {what}:\n{self.stderr()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what}: not within {timeout:.0f} s ({self.name} events: {self.events[-5:]})")
+            time.sleep(0.05)
+
+    def stderr(self) -> str:
+        if self._stderr.closed:
+            return self._stderr_tail
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")[-3000:]
+
+    def close(self, timeout: float = 30.0) -> int:
+        """SIGTERM: the member closes its consumer and exits; its exit status (killed after `timeout`)."""
+        return self._stop(signal.SIGTERM, timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: the member dies without a word to the broker."""
+        self._stop(signal.SIGKILL, 10.0)
+
+    def _stop(self, sig: int, timeout: float) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(10)
+        if not self._stderr.closed:
+            self._stderr_tail = self.stderr()
+            self._stderr.close()
+            assert self.process.stdout is not None
+            self.process.stdout.close()
+        return self.process.returncode

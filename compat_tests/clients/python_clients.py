@@ -27,6 +27,7 @@ from aiokafka.structs import TopicPartition as AioTopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 
 from compat_tests.clients.base import Adapter, ClientError, Unsupported, confluent_error_name, data, error_name, text
+from compat_tests.clients.group_member import start_member
 
 TIMESTAMP_TYPES = {0: "CreateTime", 1: "LogAppendTime"}
 # DescribeConfigsResponse's config_source (Kafka's ConfigSource ids).
@@ -52,6 +53,7 @@ def _code_error(code: int) -> str | None:
 
 class KafkaPythonAdapter(Adapter):
     name = "kafka-python"
+    group_member = start_member
 
     def _admin(self) -> kafka.KafkaAdminClient:
         return kafka.KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=15000)
@@ -272,6 +274,7 @@ def _python_producer_config(acks: str | None, max_request_bytes: int | None, ext
 
 class AiokafkaAdapter(Adapter):
     name = "aiokafka"
+    group_member = start_member
 
     def _admin_call(self, call: Any) -> Any:
         async def run() -> Any:
@@ -447,6 +450,7 @@ class AiokafkaAdapter(Adapter):
 
 class ConfluentAdapter(Adapter):
     name = "confluent"
+    group_member = start_member
 
     def _admin(self) -> confluent_kafka.admin.AdminClient:
         return confluent_kafka.admin.AdminClient({"bootstrap.servers": self.bootstrap})

@@ -6,17 +6,31 @@ a previous member committed; two members split the partitions, eagerly
 (cooperative-sticky, and KIP-848's consumer protocol: the first member gives
 up only the partitions that move); the admin calls list, describe (an empty
 group), committed offsets and lag, and delete (then GROUP_ID_NOT_FOUND).
+
+Members in child processes (Adapter.group_member): a member that leaves
+(LeaveGroup on close) hands its partitions to the other member before its
+session would have expired; a member killed with SIGKILL loses them once
+the coordinator expires it (session.timeout.ms 6000, the lowest
+group.min.session.timeout.ms lets through by default); a static member
+(group.instance.id) closed and started again within its session timeout
+gets its partitions back without a rebalance. Each checks that every
+record produced was consumed by some member.
 Results hold no member ids or partition choices an assignor may make
 either way, only what Kafka's rules fix.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from compat_tests.clients.base import MemberProcess
 from compat_tests.scenarios import Context, Scenario
 
 PER_PARTITION = 10
+SESSION_TIMEOUT_MS = 6000
+HEARTBEAT_SECONDS = SESSION_TIMEOUT_MS / 3000  # the clients' default heartbeat.interval.ms: a third of the session
+JOIN_SECONDS = 30.0  # a first join: the classic coordinator may wait group.initial.rebalance.delay.ms (3 s) and more
 
 
 def _topic_with_records(ctx: Context, partitions: int) -> str:
@@ -121,6 +135,114 @@ def admin(ctx: Context) -> dict[str, Any]:
             "delete_again": again[group], "gone": gone}
 
 
+def _produce_round(ctx: Context, topic: str, partitions: int, round: int) -> None:
+    ctx.setup.produce(topic, [{"key": f"{round}-{p}-{i}", "value": f"{round}-{p}-{i}", "partition": p}
+                              for p in range(partitions) for i in range(PER_PARTITION)])
+
+
+def _split(a: MemberProcess, b: MemberProcess, partitions: int) -> bool:
+    mine, theirs = a.assignment(), b.assignment()
+    return bool(mine) and bool(theirs) and not set(mine) & set(theirs) and len(set(mine) | set(theirs)) == partitions
+
+
+def _join_two(ctx: Context, topic: str, group: str, partitions: int, ids: tuple[str | None, str | None] = (None, None)
+              ) -> tuple[MemberProcess, MemberProcess]:
+    """Member a alone owns every partition, then member b joins and they split them."""
+    a = ctx.client.group_member(topic, group, session_timeout_ms=SESSION_TIMEOUT_MS, instance_id=ids[0])
+    try:
+        a.wait_for("the first member owns every partition", lambda: len(a.assignment()) == partitions, JOIN_SECONDS)
+        b = ctx.client.group_member(topic, group, session_timeout_ms=SESSION_TIMEOUT_MS, instance_id=ids[1])
+    except BaseException:
+        a.kill()
+        raise
+    try:
+        b.wait_for("the two members split the partitions", lambda: _split(a, b, partitions), JOIN_SECONDS)
+    except BaseException:
+        a.kill()
+        b.kill()
+        raise
+    return a, b
+
+
+def _consumed(members: list[MemberProcess]) -> dict[str, list[int]]:
+    """Every offset some member consumed, by partition (each once)."""
+    out: dict[str, set[int]] = {}
+    for m in members:
+        for r in m.records():
+            out.setdefault(str(r["partition"]), set()).add(r["offset"])
+    return {p: sorted(offsets) for p, offsets in sorted(out.items())}
+
+
+def _wait_all_consumed(ctx: Context, members: list[MemberProcess], partitions: int, rounds: int) -> dict[str, list[int]]:
+    everything = {str(p): list(range(rounds * PER_PARTITION)) for p in range(partitions)}
+    members[0].wait_for("every record produced consumed by some member", lambda: _consumed(members) == everything, JOIN_SECONDS)
+    return _consumed(members)
+
+
+def _member_goes(ctx: Context, how: str) -> dict[str, Any]:
+    partitions = 4
+    topic = _topic_with_records(ctx, partitions)
+    a, b = _join_two(ctx, topic, ctx.topic_name("group"), partitions)
+    try:
+        split = sorted([len(a.assignment()), len(b.assignment())])
+        _produce_round(ctx, topic, partitions, 1)
+        if how == "leave":
+            status = b.close()
+            ctx.expect_equal("the member's exit status", status, 0)
+            # LeaveGroup: the partitions move at the other member's next heartbeat, well before
+            # the leaver's session would have expired.
+            bound = SESSION_TIMEOUT_MS / 1000
+        else:
+            b.kill()
+            # The coordinator expires the dead member after its session timeout; the other
+            # member hears of the rebalance at its next heartbeat, and rejoins.
+            bound = SESSION_TIMEOUT_MS / 1000 + 2 * HEARTBEAT_SECONDS + 5
+        a.wait_for(f"the remaining member owns every partition within {bound:.0f} s", lambda: len(a.assignment()) == partitions, bound)
+        records = _wait_all_consumed(ctx, [a, b], partitions, 2)
+        return {"split": split, "after": a.assignment(), "records": records}
+    finally:
+        a.kill()
+        b.kill()
+
+
+def member_leaves(ctx: Context) -> dict[str, Any]:
+    return _member_goes(ctx, "leave")
+
+
+def member_killed(ctx: Context) -> dict[str, Any]:
+    return _member_goes(ctx, "kill")
+
+
+def static_member_restart(ctx: Context) -> dict[str, Any]:
+    partitions = 4
+    topic = _topic_with_records(ctx, partitions)
+    group = ctx.topic_name("group")
+    a, b = _join_two(ctx, topic, group, partitions, ids=("member-a", "member-b"))
+    again = None
+    try:
+        kept = b.assignment()
+        a_seen = (len(a.assignments()), len(a.revocations()))
+        # A static member's close sends no LeaveGroup: the coordinator keeps its place for the
+        # session timeout, and the same group.instance.id coming back takes it over.
+        ctx.expect_equal("the static member's exit status", b.close(), 0)
+        again = ctx.client.group_member(topic, group, session_timeout_ms=SESSION_TIMEOUT_MS, instance_id="member-b")
+        again.wait_for("the restarted static member is assigned", lambda: bool(again.assignments()), SESSION_TIMEOUT_MS / 1000)
+        _produce_round(ctx, topic, partitions, 1)
+        records = _wait_all_consumed(ctx, [a, b, again], partitions, 2)
+        # No rebalance: the other member hears of one at its next heartbeat, so it is given two.
+        time.sleep(2 * HEARTBEAT_SECONDS)
+        ctx.expect_equal("the restarted member's assignments", again.assignments(), [kept])
+        ctx.expect_equal("the other member's assignments and revocations since", (len(a.assignments()), len(a.revocations())), a_seen)
+        generations = [b.generations()[-1], again.generations()[-1]]
+        ctx.expect_equal("generation before and after the restart", generations[1], generations[0])
+        return {"kept": again.assignment() == kept, "other_rebalanced": (len(a.assignments()), len(a.revocations())) != a_seen,
+                "same_generation": generations[0] == generations[1], "records": records}
+    finally:
+        for m in (a, b, again):
+            if m is not None:
+                m.kill()
+
+
 SCENARIOS = [
     Scenario("group-one-member", one_member, "one member of a group is assigned every partition and commits"),
     Scenario("group-commit-resume", commit_resume, "a restarted member resumes exactly after the committed offsets"),
@@ -132,4 +254,10 @@ SCENARIOS = [
     Scenario("group-two-members-consumer-protocol", two_members_consumer_protocol,
              "KIP-848 consumer protocol (server-side uniform assignor): split incrementally, group type consumer"),
     Scenario("group-admin-list-describe-lag-delete", admin, "list, describe, committed offsets and lag, delete of an empty group"),
+    Scenario("group-member-leaves", member_leaves,
+             "a member closes (LeaveGroup): the other owns every partition before a session timeout, no record lost"),
+    Scenario("group-member-killed", member_killed,
+             "a member's process is SIGKILLed: the other owns every partition once the session expires, no record lost"),
+    Scenario("group-static-member-restart", static_member_restart,
+             "a static member restarts within its session timeout: same assignment, same generation, no rebalance"),
 ]
