@@ -235,13 +235,16 @@ class MemberProcess:
     Kafka's clients do) and exit; SIGKILL is a crash.
     """
 
-    def __init__(self, command: list[str], name: str) -> None:
+    def __init__(self, command: list[str], name: str, stdin: bytes = b"") -> None:
         self.name = name
         self.events: list[dict[str, Any]] = []
         self._stderr_tail = ""
         self._lock = threading.Lock()
         self._stderr = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr)
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
+        assert self.process.stdin is not None
+        with self.process.stdin:  # a driver's command list (stdin is small: it fits the pipe)
+            self.process.stdin.write(stdin)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -297,20 +300,24 @@ class MemberProcess:
         self._stderr.seek(0)
         return self._stderr.read().decode(errors="replace")[-3000:]
 
-    def close(self, timeout: float = 30.0) -> int:
-        """SIGTERM: the member closes its consumer and exits; its exit status (killed after `timeout`)."""
-        return self._stop(signal.SIGTERM, timeout)
+    def close(self, timeout: float = 30.0) -> None:
+        """SIGTERM: the member closes its consumer and exits (else it is killed after `timeout`, and that fails)."""
+        if not self._stop(signal.SIGTERM, timeout):
+            raise AssertionError(f"{self.name} did not close within {timeout:.0f} s:\n{self.stderr()}")
 
     def kill(self) -> None:
         """SIGKILL: the member dies without a word to the broker."""
         self._stop(signal.SIGKILL, 10.0)
 
-    def _stop(self, sig: int, timeout: float) -> int:
+    def _stop(self, sig: int, timeout: float) -> bool:
+        """Send `sig` and wait for the exit; False when the member had to be killed after `timeout`."""
+        stopped = True
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
+                stopped = False
                 self.process.kill()
                 self.process.wait()
         self._reader.join(10)
@@ -319,4 +326,4 @@ class MemberProcess:
             self._stderr.close()
             assert self.process.stdout is not None
             self.process.stdout.close()
-        return self.process.returncode
+        return stopped

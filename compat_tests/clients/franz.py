@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from compat_tests.clients.base import Adapter, ClientError, Unsupported
+from compat_tests.clients.base import Adapter, ClientError, MemberProcess, Unsupported
 
 DRIVER_DIR = Path(__file__).resolve().parents[1] / "go" / "driver"
 PRODUCER = {"acks": "1", "linger_ms": 20}
@@ -220,6 +220,13 @@ class FranzAdapter(Adapter):
     def group_offsets(self, group: str, topic: str) -> dict[str, Any]:
         answer = self._run({"op": "group_offsets", "group": group, "topic": topic})
         return {"committed": answer["committed"], "lag": answer["lag"]}
+
+    def group_member(self, topic: str, group: str, *, session_timeout_ms: int = 6000,
+                     instance_id: str | None = None) -> MemberProcess:
+        command = {"op": "group_member", "topic": topic, "group": group, "session_timeout_ms": session_timeout_ms,
+                   "instance_id": instance_id or ""}
+        return MemberProcess([str(build_driver()), self.bootstrap], f"franz-go member {instance_id or ''}".strip(),
+                             stdin=json.dumps([command]).encode())
 
     # -- transactions ---------------------------------------------------------
 

@@ -15,13 +15,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from compat_tests.clients.base import JAVA_EXCEPTIONS, Adapter, ClientError, Unsupported
+from compat_tests.clients.base import JAVA_EXCEPTIONS, Adapter, ClientError, MemberProcess, Unsupported
 
 DRIVER_DIR = Path(__file__).resolve().parents[1] / "java" / "driver"
 TARGET = DRIVER_DIR / "target"
 CLASSPATH_FILE = TARGET / "classpath.txt"
 DRIVER_CLASS = TARGET / "classes" / "KafkaClientDriver.class"
 PRODUCER = {"acks": "1", "enable.idempotence": "false", "linger.ms": "20"}
+JVM = ["java", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]
 _classpath: str | None = None
 JAVA_ASSIGNORS = {"range": "org.apache.kafka.clients.consumer.RangeAssignor",
                   "roundrobin": "org.apache.kafka.clients.consumer.RoundRobinAssignor",
@@ -62,8 +63,7 @@ class JavaAdapter(Adapter):
     name = "java"
 
     def _run(self, command: dict[str, Any]) -> Any:
-        result = subprocess.run(["java", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", build_driver(),
-                                 "KafkaClientDriver", self.bootstrap], input=json.dumps([command]),
+        result = subprocess.run([*JVM, "-cp", build_driver(), "KafkaClientDriver", self.bootstrap], input=json.dumps([command]),
                                 capture_output=True, text=True, timeout=180)
         answers = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
         if result.returncode != 0 or len(answers) != 1:
@@ -160,3 +160,9 @@ class JavaAdapter(Adapter):
             config["group.remote.assignor"] = assignor
         return self._run({"op": "group_consume", "topic": topic, "group": group, "protocol": protocol, "count": count,
                           "assigned": assigned, "timeout_ms": int(timeout * 1000), "config": config})
+
+    def group_member(self, topic: str, group: str, *, session_timeout_ms: int = 6000,
+                     instance_id: str | None = None) -> MemberProcess:
+        config = {"topic": topic, "group": group, "session_timeout_ms": session_timeout_ms, "instance_id": instance_id}
+        return MemberProcess([*JVM, "-cp", build_driver(), "GroupMember", self.bootstrap, json.dumps([config])],
+                             f"java member {instance_id or ''}".strip())

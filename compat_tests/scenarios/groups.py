@@ -187,8 +187,7 @@ def _member_goes(ctx: Context, how: str) -> dict[str, Any]:
         split = sorted([len(a.assignment()), len(b.assignment())])
         _produce_round(ctx, topic, partitions, 1)
         if how == "leave":
-            status = b.close()
-            ctx.expect_equal("the member's exit status", status, 0)
+            b.close()
             # LeaveGroup: the partitions move at the other member's next heartbeat, well before
             # the leaver's session would have expired.
             bound = SESSION_TIMEOUT_MS / 1000
@@ -224,7 +223,7 @@ def static_member_restart(ctx: Context) -> dict[str, Any]:
         a_seen = (len(a.assignments()), len(a.revocations()))
         # A static member's close sends no LeaveGroup: the coordinator keeps its place for the
         # session timeout, and the same group.instance.id coming back takes it over.
-        ctx.expect_equal("the static member's exit status", b.close(), 0)
+        b.close()
         again = ctx.client.group_member(topic, group, session_timeout_ms=SESSION_TIMEOUT_MS, instance_id="member-b")
         again.wait_for("the restarted static member is assigned", lambda: bool(again.assignments()), SESSION_TIMEOUT_MS / 1000)
         _produce_round(ctx, topic, partitions, 1)
@@ -235,8 +234,9 @@ def static_member_restart(ctx: Context) -> dict[str, Any]:
         ctx.expect_equal("the other member's assignments and revocations since", (len(a.assignments()), len(a.revocations())), a_seen)
         generations = [b.generations()[-1], again.generations()[-1]]
         ctx.expect_equal("generation before and after the restart", generations[1], generations[0])
+        # The generation as the client tells it (null when it does not): 2 on Kafka, a's join and b's.
         return {"kept": again.assignment() == kept, "other_rebalanced": (len(a.assignments()), len(a.revocations())) != a_seen,
-                "same_generation": generations[0] == generations[1], "records": records}
+                "generation": generations[1], "records": records}
     finally:
         for m in (a, b, again):
             if m is not None:

@@ -38,6 +38,8 @@
 //	list_groups       -> {name: {state, protocol_type, group_type}}
 //	delete_groups     groups: [name] -> {name: null | {error, message}}
 //	group_offsets     group, topic -> {state, committed: {p: offset}, lag: {p: lag}}
+//	group_member      topic, group, session_timeout_ms, instance_id: a member printing its events until SIGTERM
+//	                  (see member.go) -> null
 //	transform         topic (the input), output, group, count, transaction ("commit" | "abort"), timeout_ms, config (GroupTransactSession:
 //	                  consume count records, produce them to output, end the transaction) -> {records: [{partition, offset, value}], committed}
 //
@@ -140,6 +142,7 @@ func (d *driver) run(raw json.RawMessage) (any, error) {
 		"list_groups":       d.listGroups,
 		"delete_groups":     d.deleteGroups,
 		"group_offsets":     d.groupOffsets,
+		"group_member":      d.groupMember,
 		"transform":         d.transform,
 	}
 	handler, ok := handlers[head.Op]
