@@ -27,9 +27,12 @@ JAVA_EXCEPTIONS = {
     "TimeoutException": "REQUEST_TIMED_OUT",
     "OffsetOutOfRangeException": "OFFSET_OUT_OF_RANGE",
     "NoOffsetForPartitionException": "NO_OFFSET_FOR_PARTITION",
+    "ProducerFencedException": "PRODUCER_FENCED",
+    "InvalidProducerEpochException": "INVALID_PRODUCER_EPOCH",
 }
 # Client-side errors without a Kafka code, by exception class name, under one name for every client.
-CLIENT_ERRORS = {"NoOffsetForPartitionError": "NO_OFFSET_FOR_PARTITION", **JAVA_EXCEPTIONS}
+CLIENT_ERRORS = {"NoOffsetForPartitionError": "NO_OFFSET_FOR_PARTITION", **JAVA_EXCEPTIONS,
+                 "ProducerFenced": "PRODUCER_FENCED"}  # aiokafka's, without an errno
 
 
 class Unsupported(Exception):
@@ -214,6 +217,31 @@ class Adapter:
         same partition of `target` in one transaction that also commits the group's offsets
         (TxnOffsetCommit), committed or aborted. {"records": [{partition, offset, value}], "committed": bool}."""
         raise Unsupported(f"{self.name}: consume-transform-produce")
+
+    # -- idempotence, fencing, crashes (scenarios/transactions.py) -----------------
+
+    def idempotent_config(self) -> dict[str, Any]:
+        """This client's producer configuration for produce(config=...) with idempotence on
+        (acks all) and the client's default retries."""
+        raise Unsupported(f"{self.name}: idempotent producer")
+
+    def fenced_transaction(self, topic: str, first: list[dict[str, Any]], second: list[dict[str, Any]],
+                           late: list[dict[str, Any]], *, transactional_id: str) -> dict[str, Any]:
+        """Producer a of `transactional_id` begins a transaction and sends `first` (delivered, not
+        committed); producer b initialises the same id, which fences a and aborts its transaction,
+        and commits `second`; then a sends `late` and tries to commit. {"send": the error a's late
+        send reported or None, "commit": the error a's commit raised or None} (Kafka's error names)."""
+        raise Unsupported(f"{self.name}: two producers with one transactional id")
+
+    def transform_process(self, source: str, target: str, group: str, count: int, *, transactional_id: str,
+                          crash: bool, timeout: float = 30.0) -> dict[str, Any]:
+        """Consume-transform-produce in a child process, as a zombie-safe worker: partition 0 of `source`
+        assigned (no subscription), read_committed, from `group`'s committed offset (else the earliest);
+        the producer of `transactional_id` initialised first (which aborts a transaction a dead
+        predecessor left open); `count` records copied to partition 0 of `target` in one transaction with
+        the group's offsets (sendOffsetsToTransaction), committed. crash: the child is SIGKILLed once it
+        has sent the records and the offsets, before it commits. {"records": [{offset, value}] taken}."""
+        raise Unsupported(f"{self.name}: consume-transform-produce in a child process")
 
     def close(self) -> None:
         pass

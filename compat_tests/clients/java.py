@@ -2,7 +2,7 @@
 
 The driver is built with Maven into its target/ (git-ignored) the first time
 and whenever its sources change; each call is one JVM (~1.5 s). Producers
-run with enable.idempotence=false until idempotence is served.
+run with enable.idempotence=false (acks=1) unless a scenario asks for idempotence.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from compat_tests.clients.base import JAVA_EXCEPTIONS, Adapter, ClientError, MemberProcess, Unsupported
+from compat_tests.clients.child import run_transform_child
 
 DRIVER_DIR = Path(__file__).resolve().parents[1] / "java" / "driver"
 TARGET = DRIVER_DIR / "target"
@@ -59,7 +60,58 @@ def _error(answer: dict[str, Any]) -> str:
     return JAVA_EXCEPTIONS.get(answer["error"], answer["error"])
 
 
-class JavaAdapter(Adapter):
+class JavaTransactions:
+    """Idempotence, fencing and consume-transform-produce (TransactionCommands.java; see Adapter)."""
+
+    bootstrap = ""
+    _run: Any
+
+    def idempotent_config(self) -> dict[str, Any]:
+        return {"enable.idempotence": "true", "acks": "all"}  # kafka-clients' defaults, which PRODUCER turns off
+
+    def produce_transaction(self, topic: str, records: list[dict[str, Any]], *, transactional_id: str,
+                            commit: bool) -> list[dict[str, Any]]:
+        [written] = self._run({"op": "transactions", "topic": topic, "config": {"transactional.id": transactional_id},
+                               "transactions": [{"records": _java_records(records), "commit": commit}]})
+        return written
+
+    def consume_isolated(self, topic: str, partition: int, offset: int, count: int, *, isolation: str,
+                         timeout: float = 10.0) -> list[dict[str, Any]]:
+        return JavaAdapter._records(self._run({"op": "consume", "topic": topic, "partition": partition, "offset": offset,
+                                               "count": count, "timeout_ms": int(timeout * 1000),
+                                               "config": {"isolation.level": isolation}}))
+
+    def fenced_transaction(self, topic: str, first: list[dict[str, Any]], second: list[dict[str, Any]],
+                           late: list[dict[str, Any]], *, transactional_id: str) -> dict[str, Any]:
+        answer = self._run({"op": "fenced_transaction", "topic": topic, "transactional_id": transactional_id,
+                            "first": _java_records(first), "second": _java_records(second), "late": _java_records(late)})
+        return {step: None if error is None else JAVA_EXCEPTIONS.get(error, error) for step, error in answer.items()}
+
+    def _transform_command(self, source: str, target: str, group: str, count: int, transactional_id: str, commit: bool,
+                           hold: bool, timeout: float) -> dict[str, Any]:
+        return {"op": "transform", "source": source, "target": target, "group": group, "count": count,
+                "transactional_id": transactional_id, "commit": commit, "hold": hold, "timeout_ms": int(timeout * 1000)}
+
+    def transform(self, source: str, target: str, group: str, count: int, *, transactional_id: str, commit: bool,
+                  timeout: float = 30.0) -> dict[str, Any]:
+        done = self._run(self._transform_command(source, target, group, count, transactional_id, commit, False, timeout))
+        return {"records": done["records"], "committed": commit}
+
+    def transform_process(self, source: str, target: str, group: str, count: int, *, transactional_id: str,
+                          crash: bool, timeout: float = 30.0) -> dict[str, Any]:
+        command = self._transform_command(source, target, group, count, transactional_id, True, crash, timeout)
+        argv = [*JVM, "-cp", build_driver(), "KafkaClientDriver", self.bootstrap]
+        try:
+            return run_transform_child(argv, [command], crash=crash, timeout=timeout + 60)
+        except ClientError as exc:
+            raise ClientError(JAVA_EXCEPTIONS.get(exc.name, exc.name), str(exc)) from exc
+
+
+def _java_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"key": _b64(r.get("key")), "value": _b64(r.get("value")), "partition": r.get("partition")} for r in records]
+
+
+class JavaAdapter(JavaTransactions, Adapter):
     name = "java"
 
     def _run(self, command: dict[str, Any]) -> Any:

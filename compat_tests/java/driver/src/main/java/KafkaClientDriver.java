@@ -28,6 +28,7 @@
 //                     (subscribe; poll until count records, and the assignment size if given, or the
 //                     timeout; commitSync of the offsets after the records returned; close)
 //                     -> {assigned: [p], records: [{partition, offset, value}], committed: {p: offset}}
+//   fenced_transaction, transform: see TransactionCommands.java
 //
 // Admin calls are bounded by default.api.timeout.ms, producer sends by
 // delivery.timeout.ms, consumes by a deadline; the test bounds the JVM too.
@@ -126,6 +127,8 @@ public class KafkaClientDriver {
             case "consume": return consume(command);
             case "offsets": return offsets(command);
             case "group_consume": return groupConsume(command);
+            case "fenced_transaction": return TransactionCommands.fencedTransaction(bootstrap, command);
+            case "transform": return TransactionCommands.transform(bootstrap, command);
             default: throw new IllegalArgumentException("unknown op " + op);
         }
     }
