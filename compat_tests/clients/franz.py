@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from compat_tests.clients.base import Adapter, ClientError, MemberProcess, Unsupported
+from compat_tests.clients.child import run_transform_child
 
 DRIVER_DIR = Path(__file__).resolve().parents[1] / "go" / "driver"
 PRODUCER = {"acks": "1", "linger_ms": 20}
@@ -147,6 +148,22 @@ class FranzAdapter(Adapter):
         # franz-go leaves a produced record's timestamp as the client set it: it does not
         # take the broker's LogAppendTime from the produce answer, so it reports none.
         return [{**s, "timestamp": None} for s in sent]
+
+    def idempotent_config(self) -> dict[str, Any]:
+        return {"acks": "all", "idempotent": True}  # franz-go's defaults, which PRODUCER turns off
+
+    def fenced_transaction(self, topic: str, first: list[dict[str, Any]], second: list[dict[str, Any]],
+                           late: list[dict[str, Any]], *, transactional_id: str) -> dict[str, Any]:
+        return self._run({"op": "fenced_transaction", "topic": topic, "transactional_id": transactional_id,
+                          "first": _records(first), "second": _records(second), "late": _records(late)})
+
+    def transform_process(self, source: str, target: str, group: str, count: int, *, transactional_id: str,
+                          crash: bool, timeout: float = 30.0) -> dict[str, Any]:
+        # A group member (GroupTransactSession): franz-go commits a transaction's offsets only
+        # through one, so unlike the other clients' workers it subscribes.
+        command = {"op": "transform_worker", "source": source, "target": target, "group": group, "count": count,
+                   "transactional_id": transactional_id, "hold": crash, "timeout_ms": int(timeout * 1000)}
+        return run_transform_child([str(build_driver()), self.bootstrap], [command], crash=crash, timeout=timeout + 60)
 
     def consume(self, topic: str, partition: int, offset: int | str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         return _consumed(self._run({"op": "consume", "topic": topic, "partition": partition, "offset": offset, "count": count,

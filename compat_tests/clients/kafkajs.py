@@ -164,6 +164,9 @@ class KafkajsAdapter(Adapter):
             config["retries"] = retries
         return config
 
+    def idempotent_config(self) -> dict[str, Any]:
+        return {"idempotent": True, "acks": -1, "maxInFlightRequests": 1}  # kafkajs needs one request in flight for it
+
     def produce(self, topic: str, records: list[dict[str, Any]], *, compression: str = "none",
                 config: dict[str, Any] | None = None, transactional: bool = False) -> list[dict[str, Any]]:
         return self._produce(topic, records, {**PRODUCER, "compression": compression, **(config or {})},

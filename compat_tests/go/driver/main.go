@@ -42,6 +42,8 @@
 //	                  (see member.go) -> null
 //	transform         topic (the input), output, group, count, transaction ("commit" | "abort"), timeout_ms, config (GroupTransactSession:
 //	                  consume count records, produce them to output, end the transaction) -> {records: [{partition, offset, value}], committed}
+//	fenced_transaction topic, transactional_id, first, second, late: [record] (see fencing.go) -> {send: null | error, commit: null | error}
+//	transform_worker  source, target, group, count, transactional_id, hold, timeout_ms (see fencing.go) -> {records: [{partition, offset, value}]}
 //
 // Producer config (franz-go's options by this driver's names): acks ("0", "1",
 // "all"), compression, linger_ms, idempotent, retries, batch_max_bytes,
@@ -125,25 +127,27 @@ func (d *driver) run(raw json.RawMessage) (any, error) {
 		return nil, err
 	}
 	handlers := map[string]func(json.RawMessage) (any, error){
-		"create_topics":     d.createTopics,
-		"list_topics":       d.listTopics,
-		"describe_topics":   d.describeTopics,
-		"delete_topics":     d.deleteTopics,
-		"create_partitions": d.createPartitions,
-		"describe_configs":  d.describeConfigs,
-		"alter_configs":     d.alterConfigs,
-		"describe_cluster":  d.describeCluster,
-		"produce":           d.produce,
-		"consume":           d.consume,
-		"offsets":           d.offsets,
-		"group_consume":     d.groupConsume,
-		"group_rebalance":   d.groupRebalance,
-		"describe_groups":   d.describeGroups,
-		"list_groups":       d.listGroups,
-		"delete_groups":     d.deleteGroups,
-		"group_offsets":     d.groupOffsets,
-		"group_member":      d.groupMember,
-		"transform":         d.transform,
+		"create_topics":      d.createTopics,
+		"list_topics":        d.listTopics,
+		"describe_topics":    d.describeTopics,
+		"delete_topics":      d.deleteTopics,
+		"create_partitions":  d.createPartitions,
+		"describe_configs":   d.describeConfigs,
+		"alter_configs":      d.alterConfigs,
+		"describe_cluster":   d.describeCluster,
+		"produce":            d.produce,
+		"consume":            d.consume,
+		"offsets":            d.offsets,
+		"group_consume":      d.groupConsume,
+		"group_rebalance":    d.groupRebalance,
+		"describe_groups":    d.describeGroups,
+		"list_groups":        d.listGroups,
+		"delete_groups":      d.deleteGroups,
+		"group_offsets":      d.groupOffsets,
+		"group_member":       d.groupMember,
+		"transform":          d.transform,
+		"fenced_transaction": d.fencedTransaction,
+		"transform_worker":   d.transformWorker,
 	}
 	handler, ok := handlers[head.Op]
 	if !ok {
