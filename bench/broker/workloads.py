@@ -127,12 +127,13 @@ def startup_seconds(start: Callable[[], Any], port: Callable[[], int | None], sp
     storage with another JVM first, which is not the broker starting."""
     marks: dict[str, float] = {}
     deadline = time.monotonic() + timeout
+    failed = threading.Event()
 
     def poll() -> None:
-        while not spawned() and time.monotonic() < deadline:
+        while not spawned() and time.monotonic() < deadline and not failed.is_set():
             time.sleep(0.001)
         marks["spawned"] = time.monotonic()
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not failed.is_set():
             listening = port()
             if listening and metadata_answer(listening):
                 marks["answered"] = time.monotonic()
@@ -143,6 +144,9 @@ def startup_seconds(start: Callable[[], Any], port: Callable[[], int | None], sp
     poller.start()
     try:
         start()
+    except BaseException:
+        failed.set()
+        raise
     finally:
         poller.join(max(0.0, deadline - time.monotonic()))
     if "answered" not in marks:
