@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from compat_tests.clients.base import Adapter, ClientError, Unsupported, _code_name
+from compat_tests.clients.child import run_transform_child
 
 DRIVER_DIR = Path(__file__).resolve().parents[1] / "js" / "driver"
 NODE_MODULES = DRIVER_DIR / "node_modules"
@@ -166,6 +167,23 @@ class KafkajsAdapter(Adapter):
 
     def idempotent_config(self) -> dict[str, Any]:
         return {"idempotent": True, "acks": -1, "maxInFlightRequests": 1}  # kafkajs needs one request in flight for it
+
+    def fenced_transaction(self, topic: str, first: list[dict[str, Any]], second: list[dict[str, Any]],
+                           late: list[dict[str, Any]], *, transactional_id: str) -> dict[str, Any]:
+        def records(rs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [{"key": _b64(r.get("key")), "value": _b64(r.get("value")), "partition": r.get("partition")} for r in rs]
+
+        answer = self._run({"op": "fenced_transaction", "topic": topic, "transactional_id": transactional_id,
+                            "first": records(first), "second": records(second), "late": records(late)})
+        return {step: None if error is None else _error(error) for step, error in answer.items()}
+
+    def transform_process(self, source: str, target: str, group: str, count: int, *, transactional_id: str,
+                          crash: bool, timeout: float = 30.0) -> dict[str, Any]:
+        install_driver()
+        command = {"op": "transform_worker", "source": source, "target": target, "group": group, "count": count,
+                   "transactional_id": transactional_id, "hold": crash, "timeout_ms": int(timeout * 1000)}
+        argv = ["node", str(DRIVER_DIR / "driver.js"), self.bootstrap]
+        return run_transform_child(argv, [command], crash=crash, timeout=timeout + 60)
 
     def produce(self, topic: str, records: list[dict[str, Any]], *, compression: str = "none",
                 config: dict[str, Any] | None = None, transactional: bool = False) -> list[dict[str, Any]]:

@@ -43,6 +43,10 @@
 //   group_offsets     group, topic -> {committed: {p: offset}, lag: {p: end - committed}}
 //   transform         source, target, group, count, transactional_id, commit, timeout_ms
 //                     -> {records: [{partition, offset, value}], committed: bool}
+//   fenced_transaction topic, transactional_id, first, second, late: [{partition, key, value}]
+//                     -> {send: null | {error, code, message}, commit: null | {...}}
+//   transform_worker  source, target, group, count, transactional_id, hold, timeout_ms
+//                     -> {records: [{partition, offset, value}]} (see transformWorker)
 //
 // Producer config keys are kafkajs's own: acks, timeout, compression (send options),
 // retries and any kafkajs producer option
@@ -206,6 +210,8 @@ class Driver {
       case 'delete_groups': return this.deleteGroups(command)
       case 'group_offsets': return this.groupOffsets(command.group, command.topic)
       case 'transform': return this.transform(command)
+      case 'fenced_transaction': return this.fencedTransaction(command)
+      case 'transform_worker': return this.transformWorker(command)
       default: throw new DriverError('UNSUPPORTED', `unknown op ${command.op}`)
     }
   }
@@ -603,6 +609,88 @@ class Driver {
       }
     } finally {
       await member.consumer.disconnect()
+    }
+  }
+
+  // Producer a begins a transaction and sends `first`; producer b with the same transactional
+  // id connects (its InitProducerId fences a and aborts a's transaction) and commits `second`;
+  // then a sends `late` and tries to commit: the errors a met.
+  async fencedTransaction(command) {
+    const options = { transactionalId: command.transactional_id, idempotent: true, maxInFlightRequests: 1 }
+    const messages = records => records.map(r => ({ partition: r.partition, key: bytes(r.key), value: bytes(r.value) }))
+    const send = (txn, records) => txn.send({ topic: command.topic, acks: -1, messages: messages(records) })
+    const a = this.producer(options)
+    const b = this.producer(options)
+    try {
+      await a.connect()
+      const first = await a.transaction()
+      await send(first, command.first)
+      await b.connect()
+      const second = await b.transaction()
+      await send(second, command.second)
+      await second.commit()
+      const out = { send: null, commit: null }
+      try {
+        await send(first, command.late)
+      } catch (e) {
+        out.send = failure(e)
+      }
+      try {
+        await first.commit()
+      } catch (e) {
+        out.commit = failure(e)
+      }
+      return out
+    } finally {
+      await a.disconnect()
+      await b.disconnect()
+    }
+  }
+
+  // A consume-transform-produce worker that may be killed mid-transaction: its producer
+  // connects first (InitProducerId aborts what a killed predecessor left open), then it joins
+  // `group` (session timeout 6 s, so a killed predecessor leaves the group within seconds),
+  // copies `count` records to partition 0 of `target` in one transaction with the group's
+  // offsets, and commits. hold: prints {"held": {records}} before the commit and waits to be
+  // killed, aborting if it is not within a minute.
+  async transformWorker(command) {
+    const { source, target, group, count } = command
+    const deadline = Date.now() + (command.timeout_ms || 30000)
+    const producer = this.producer({ transactionalId: command.transactional_id, idempotent: true, maxInFlightRequests: 1 })
+    await producer.connect()
+    const records = []
+    const consumer = this.consumer(group, { sessionTimeout: 6000 })
+    try {
+      await consumer.connect()
+      await consumer.subscribe({ topics: [source], fromBeginning: true })
+      await consumer.run({
+        autoCommit: false,
+        eachMessage: async ({ message }) => {
+          if (records.length < count) records.push({ partition: 0, offset: Number(message.offset), key: message.key, value: message.value })
+        },
+      })
+      if (!await until(() => records.length >= count, deadline)) {
+        throw new DriverError('REQUEST_TIMED_OUT', `read ${records.length} of ${count} records`)
+      }
+      await consumer.pause([{ topic: source }])
+      const txn = await producer.transaction()
+      await txn.send({ topic: target, acks: -1, messages: records.map(r => ({ partition: 0, key: r.key, value: r.value })) })
+      await txn.sendOffsets({
+        consumerGroupId: group,
+        topics: [{ topic: source, partitions: [{ partition: 0, offset: String(records[records.length - 1].offset + 1) }] }],
+      })
+      const result = { records: records.map(r => ({ partition: 0, offset: r.offset, value: r.value == null ? null : r.value.toString() })) }
+      if (command.hold) {
+        await new Promise(resolve => process.stdout.write(JSON.stringify({ held: result }) + '\n', resolve))
+        await sleep(60000)
+        await txn.abort()
+      } else {
+        await txn.commit()
+      }
+      return result
+    } finally {
+      await consumer.disconnect()
+      await producer.disconnect()
     }
   }
 }
