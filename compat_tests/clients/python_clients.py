@@ -29,6 +29,7 @@ from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from compat_tests.clients.base import Adapter, ClientError, Unsupported, confluent_error_name, data, error_name, text
 from compat_tests.clients.python_transactions import AiokafkaTransactions, ConfluentTransactions, KafkaPythonTransactions
 from compat_tests.clients.group_member import start_member
+from compat_tests.clients.python_groups import AiokafkaGroups, KafkaPythonGroups
 
 TIMESTAMP_TYPES = {0: "CreateTime", 1: "LogAppendTime"}
 # DescribeConfigsResponse's config_source (Kafka's ConfigSource ids).
@@ -52,7 +53,7 @@ def _code_error(code: int) -> str | None:
     return None if code == 0 else error_name(kafka.errors.for_code(code)())
 
 
-class KafkaPythonAdapter(KafkaPythonTransactions, Adapter):
+class KafkaPythonAdapter(KafkaPythonGroups, KafkaPythonTransactions, Adapter):
     name = "kafka-python"
     group_member = start_member
 
@@ -273,7 +274,7 @@ def _python_producer_config(acks: str | None, max_request_bytes: int | None, ext
     return config
 
 
-class AiokafkaAdapter(AiokafkaTransactions, Adapter):
+class AiokafkaAdapter(AiokafkaGroups, AiokafkaTransactions, Adapter):
     name = "aiokafka"
     group_member = start_member
 
