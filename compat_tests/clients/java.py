@@ -108,7 +108,8 @@ class JavaTransactions:
 
 
 def _java_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"key": _b64(r.get("key")), "value": _b64(r.get("value")), "partition": r.get("partition")} for r in records]
+    return [{"key": _b64(r.get("key")), "value": _b64(r.get("value")), "partition": r.get("partition"),
+             "headers": [[k, _b64(v)] for k, v in r.get("headers", [])]} for r in records]
 
 
 class JavaAdapter(JavaTransactions, Adapter):
@@ -151,8 +152,12 @@ class JavaAdapter(JavaTransactions, Adapter):
 
     def produce(self, topic: str, records: list[dict[str, Any]], *, compression: str = "none",
                 config: dict[str, Any] | None = None, transactional: bool = False) -> list[dict[str, Any]]:
-        if transactional:
-            raise Unsupported(f"{self.name}: transactions are not in this driver yet")
+        if transactional:  # one committed transaction of config's transactional.id
+            if any(r.get("timestamp") is not None for r in records):
+                raise Unsupported(f"{self.name}: the driver's transactions set no record timestamps")
+            [written] = self._run({"op": "transactions", "topic": topic, "transactions": [{"records": _java_records(records), "commit": True}],
+                                   "config": {**PRODUCER, **self.idempotent_config(), "compression.type": compression, **(config or {})}})
+            return written
         java_records = [{"key": _b64(r.get("key")), "value": _b64(r.get("value")), "partition": r.get("partition"),
                          "timestamp": r.get("timestamp"), "headers": [[k, _b64(v)] for k, v in r.get("headers", [])]} for r in records]
         return self._run({"op": "produce", "topic": topic, "records": java_records,

@@ -67,6 +67,10 @@ def _fencing_name(error: Any) -> str:
     return "PRODUCER_FENCED" if name == "_FENCED" else name
 
 
+def _headers(record: dict[str, Any]) -> list[tuple[str, bytes | None]]:
+    return [(k, data(v)) for k, v in record.get("headers", [])]
+
+
 def _taken(offset: int, value: bytes | None) -> dict[str, Any]:
     return {"partition": 0, "offset": offset, "value": text(value)}
 
@@ -95,8 +99,8 @@ class KafkaPythonTransactions(_InChild):
         try:
             producer = self._txn_producer(transactional_id)
             producer.begin_transaction()
-            futures = [producer.send(topic, key=data(r.get("key")), value=data(r.get("value")), partition=r.get("partition"))
-                       for r in records]
+            futures = [producer.send(topic, key=data(r.get("key")), value=data(r.get("value")), partition=r.get("partition"),
+                                     headers=_headers(r)) for r in records]
             producer.flush(15)
             sent = [future.get(15) for future in futures]
             if commit:
@@ -211,8 +215,8 @@ class AiokafkaTransactions(_InChild):
             producer = await self._txn_producer(transactional_id)
             try:
                 await producer.begin_transaction()
-                futures = [await producer.send(topic, key=data(r.get("key")), value=data(r.get("value")), partition=r.get("partition"))
-                           for r in records]
+                futures = [await producer.send(topic, key=data(r.get("key")), value=data(r.get("value")), partition=r.get("partition"),
+                                               headers=_headers(r)) for r in records]
                 sent = [await asyncio.wait_for(future, 15) for future in futures]
                 if commit:
                     await producer.commit_transaction()

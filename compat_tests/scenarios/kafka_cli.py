@@ -33,7 +33,6 @@ from compat_tests.clients import Unsupported
 from compat_tests.clients.kafka_cli import (CONSOLE_CONSUMER, CONSUMER_GROUPS, CONSUMER_PERF, DUMP_LOG, PRODUCER_PERF, VERIFIABLE_CONSUMER,
                                             VERIFIABLE_PRODUCER, KafkaCliAdapter, missing_tools, run)
 from compat_tests.scenarios import Context, Scenario, ScenarioFailed
-from compat_tests.scenarios.unserved import IDEMPOTENT
 
 PERF_RECORDS = 2000
 PERF_RECORD_SIZE = 100
@@ -206,9 +205,11 @@ def dump_log(ctx: Context) -> dict[str, Any]:
     for codec in workload:
         ctx.client.produce(topic, DUMP_RECORDS, compression=codec)
     # Batches with a producer id, sequences and epoch, and a commit marker, from clients that write them.
-    if ctx.client.name in IDEMPOTENT:
-        ctx.client.produce(topic, DUMP_RECORDS, config=IDEMPOTENT[ctx.client.name])
+    try:
+        ctx.client.produce(topic, DUMP_RECORDS, config=ctx.client.idempotent_config())
         workload.append("idempotent")
+    except Unsupported:
+        pass
     try:
         ctx.client.produce_transaction(topic, [{**r, "partition": 0} for r in DUMP_RECORDS], transactional_id=ctx.topic_name("txn"),
                                        commit=True)

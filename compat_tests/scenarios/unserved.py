@@ -7,18 +7,14 @@ from typing import Any
 from compat_tests.clients import Unsupported
 from compat_tests.scenarios import Context, Scenario
 
-IDEMPOTENT = {"java": {"enable.idempotence": "true", "acks": "all"}, "confluent": {"enable.idempotence": True, "acks": "all"},
-              "kafka-python": {"enable_idempotence": True, "acks": "all"}, "aiokafka": {"enable_idempotence": True, "acks": "all"},
-              "kafkajs": {"idempotent": True, "acks": -1}, "franz-go": {"idempotent": True, "acks": "all"}}
 TRANSACTIONAL = {"confluent": "transactional.id", "kafka-python": "transactional_id", "aiokafka": "transactional_id",
                  "java": "transactional.id", "kafkajs": "transactionalId", "franz-go": "transactional_id"}
 
 
 def idempotent_produce(ctx: Context) -> dict[str, Any]:
-    if ctx.client.name not in IDEMPOTENT:
-        raise Unsupported(f"{ctx.client.name}: no idempotent producer")
+    config = ctx.client.idempotent_config()
     topic = ctx.new_topic()
-    sent = ctx.client.produce(topic, [{"key": f"k{i}", "value": f"v{i}", "partition": 0} for i in range(5)], config=IDEMPOTENT[ctx.client.name])
+    sent = ctx.client.produce(topic, [{"key": f"k{i}", "value": f"v{i}", "partition": 0} for i in range(5)], config=config)
     offsets = [s["offset"] for s in sent]
     ctx.expect_equal("offsets", offsets, list(range(5)))
     return {"offsets": offsets}
@@ -29,7 +25,8 @@ def transactional_produce(ctx: Context) -> dict[str, Any]:
         raise Unsupported(f"{ctx.client.name}: no transactional producer")
     topic = ctx.new_topic()
     sent = ctx.client.produce(topic, [{"key": f"k{i}", "value": f"v{i}", "partition": 0} for i in range(3)],
-                              config={**IDEMPOTENT[ctx.client.name], TRANSACTIONAL[ctx.client.name]: ctx.topic_name("txn")}, transactional=True)
+                              config={**ctx.client.idempotent_config(), TRANSACTIONAL[ctx.client.name]: ctx.topic_name("txn")},
+                              transactional=True)
     consumed = [[r["offset"], r["key"]] for r in ctx.peer.consume(topic, 0, 0, 3, timeout=5)]
     ctx.expect_equal("committed records (offset 3 is the commit marker)", consumed, [[0, "k0"], [1, "k1"], [2, "k2"]])
     return {"offsets": [s["offset"] for s in sent], "consumed": consumed}

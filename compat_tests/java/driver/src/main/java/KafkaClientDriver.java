@@ -23,6 +23,8 @@
 //                     -> [{partition, offset, timestamp, timestamp_type, key, value, headers, leader_epoch}]
 //   offsets           topic, partitions: [p], times: [ms] (offsetsForTimes, beginningOffsets, endOffsets)
 //                     -> {beginning: {p: o}, end: {p: o}, for_times: {"ms": {p: null | [offset, timestamp]}}}
+//   transactions      topic, config (with transactional.id), transactions: [{records: [{partition, key, value,
+//                     headers}], group, offsets: {p: offset}, commit}] -> per transaction [{partition, offset, timestamp}]
 //   group_consume     topic, group, protocol ("classic" | "consumer"), count, assigned (optional: also
 //                     poll until this many partitions are assigned), timeout_ms, config: {}
 //                     (subscribe; poll until count records, and the assignment size if given, or the
@@ -319,14 +321,19 @@ public class KafkaClientDriver {
                 for (Object r : (List<?>) txn.get("records")) {
                     Map<String, Object> record = map(r);
                     Object partition = record.get("partition");
-                    sent.add(producer.send(new ProducerRecord<>(topic, partition == null ? null : integer(partition),
-                        bytes(record.get("key")), bytes(record.get("value")))));
+                    RecordHeaders headers = new RecordHeaders();
+                    for (Object h : (List<?>) record.getOrDefault("headers", List.of())) {
+                        List<?> pair = (List<?>) h;
+                        headers.add((String) pair.get(0), bytes(pair.get(1)));
+                    }
+                    sent.add(producer.send(new ProducerRecord<>(topic, partition == null ? null : integer(partition), null,
+                        bytes(record.get("key")), bytes(record.get("value")), headers)));
                 }
                 producer.flush();
                 List<Object> written = new ArrayList<>();
                 for (Future<RecordMetadata> future : sent) {
                     RecordMetadata metadata = future.get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
-                    written.add(Map.of("partition", metadata.partition(), "offset", metadata.offset()));
+                    written.add(Map.of("partition", metadata.partition(), "offset", metadata.offset(), "timestamp", metadata.timestamp()));
                 }
                 if (txn.get("group") != null) {
                     Map<TopicPartition, org.apache.kafka.clients.consumer.OffsetAndMetadata> offsets = new HashMap<>();
