@@ -27,6 +27,8 @@ JAVA_EXCEPTIONS = {
     "TimeoutException": "REQUEST_TIMED_OUT",
     "OffsetOutOfRangeException": "OFFSET_OUT_OF_RANGE",
     "NoOffsetForPartitionException": "NO_OFFSET_FOR_PARTITION",
+    "GroupIdNotFoundException": "GROUP_ID_NOT_FOUND",
+    "GroupNotEmptyException": "NON_EMPTY_GROUP",
     "ProducerFencedException": "PRODUCER_FENCED",
     "InvalidProducerEpochException": "INVALID_PRODUCER_EPOCH",
 }

@@ -112,6 +112,15 @@ def _java_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "headers": [[k, _b64(v)] for k, v in r.get("headers", [])]} for r in records]
 
 
+def _assignor_config(protocol: str, assignor: str | None) -> dict[str, str]:
+    """The consumer's assignor: its own class (classic) or the broker's assignor by name (consumer protocol)."""
+    if assignor is None:
+        return {}
+    if protocol == "classic":
+        return {"partition.assignment.strategy": JAVA_ASSIGNORS[assignor]}
+    return {"group.remote.assignor": assignor}
+
+
 class JavaAdapter(JavaTransactions, Adapter):
     name = "java"
 
@@ -210,13 +219,27 @@ class JavaAdapter(JavaTransactions, Adapter):
 
     def group_consume(self, topic: str, group: str, count: int, *, protocol: str = "classic", assignor: str | None = None,
                       assigned: int | None = None, timeout: float = 30.0) -> dict[str, Any]:
-        config = {}
-        if assignor is not None and protocol == "classic":
-            config["partition.assignment.strategy"] = JAVA_ASSIGNORS[assignor]
-        elif assignor is not None:
-            config["group.remote.assignor"] = assignor
         return self._run({"op": "group_consume", "topic": topic, "group": group, "protocol": protocol, "count": count,
-                          "assigned": assigned, "timeout_ms": int(timeout * 1000), "config": config})
+                          "assigned": assigned, "timeout_ms": int(timeout * 1000), "config": _assignor_config(protocol, assignor)})
+
+    def group_rebalance(self, topic: str, group: str, partitions: int, *, protocol: str = "classic",
+                        assignor: str | None = None, timeout: float = 60.0) -> dict[str, Any]:
+        return self._run({"op": "group_rebalance", "topic": topic, "group": group, "protocol": protocol, "partitions": partitions,
+                          "timeout_ms": int(timeout * 1000), "config": _assignor_config(protocol, assignor)})
+
+    def describe_groups(self, groups: list[str], *, protocol: str = "classic") -> dict[str, Any]:
+        # Admin.describeConsumerGroups picks DescribeGroups or ConsumerGroupDescribe by the group's type itself.
+        answer = self._run({"op": "describe_groups", "groups": groups})
+        return {name: {"error": _error(g)} if "error" in g else g for name, g in answer.items()}
+
+    def list_groups(self) -> dict[str, dict[str, Any]]:
+        return self._run({"op": "list_groups"})
+
+    def delete_groups(self, groups: list[str]) -> dict[str, str | None]:
+        return self._per_topic(self._run({"op": "delete_groups", "groups": groups}))
+
+    def group_offsets(self, group: str, topic: str) -> dict[str, Any]:
+        return self._run({"op": "group_offsets", "group": group, "topic": topic})
 
     def group_member(self, topic: str, group: str, *, session_timeout_ms: int = 6000,
                      instance_id: str | None = None) -> MemberProcess:

@@ -30,6 +30,7 @@
 //                     (subscribe; poll until count records, and the assignment size if given, or the
 //                     timeout; commitSync of the offsets after the records returned; close)
 //                     -> {assigned: [p], records: [{partition, offset, value}], committed: {p: offset}}
+//   group_rebalance, describe_groups, list_groups, delete_groups, group_offsets: see GroupCommands
 //   fenced_transaction, transform: see TransactionCommands.java
 //
 // Admin calls are bounded by default.api.timeout.ms, producer sends by
@@ -129,6 +130,11 @@ public class KafkaClientDriver {
             case "consume": return consume(command);
             case "offsets": return offsets(command);
             case "group_consume": return groupConsume(command);
+            case "group_rebalance": return GroupCommands.rebalance(bootstrap, command);
+            case "describe_groups": return GroupCommands.describeGroups(admin(), command);
+            case "list_groups": return GroupCommands.listGroups(admin());
+            case "delete_groups": return GroupCommands.deleteGroups(admin(), command);
+            case "group_offsets": return GroupCommands.groupOffsets(admin(), command);
             case "fenced_transaction": return TransactionCommands.fencedTransaction(bootstrap, command);
             case "transform": return TransactionCommands.transform(bootstrap, command);
             default: throw new IllegalArgumentException("unknown op " + op);
