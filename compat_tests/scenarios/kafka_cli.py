@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 from compat_tests.clients import Unsupported
@@ -216,6 +217,12 @@ def dump_log(ctx: Context) -> dict[str, Any]:
         workload.append("transaction")
     except Unsupported:
         pass
+    # The commit marker is written after EndTxn is answered (Kafka's coordinator sends
+    # WriteTxnMarkers then): wait until it has taken its offset, bounded.
+    end = 5 * len(workload) + ("transaction" in workload)
+    deadline = time.monotonic() + 15
+    while ctx.setup.offsets(topic, [0], [])["end"]["0"] < end and time.monotonic() < deadline:
+        time.sleep(0.2)
     segment = ctx.log_dir / f"{topic}-0" / "00000000000000000000.log"
     dumped = run(DUMP_LOG, ["--files", str(segment), "--deep-iteration", "--print-data-log"])
     lines = _ok(dumped, "kafka-dump-log").splitlines()
