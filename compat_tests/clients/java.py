@@ -63,7 +63,7 @@ def _error(answer: dict[str, Any]) -> str:
 class JavaTransactions:
     """Idempotence, fencing and consume-transform-produce (TransactionCommands.java; see Adapter)."""
 
-    bootstrap = ""
+    bootstrap: str
     _run: Any
 
     def idempotent_config(self) -> dict[str, Any]:

@@ -13,7 +13,6 @@ successor needs no rebalance and no wait for the dead member's session.
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -35,8 +34,8 @@ Held = Callable[[Any], Any]
 
 
 class _InChild:
-    name = "?"
-    bootstrap = ""
+    name: str
+    bootstrap: str
 
     def transform_process(self, source: str, target: str, group: str, count: int, *, transactional_id: str,
                           crash: bool, timeout: float = 30.0) -> dict[str, Any]:
@@ -45,19 +44,11 @@ class _InChild:
         return run_transform_child([sys.executable, "-m", "compat_tests.clients.child", self.name, self.bootstrap], command,
                                    crash=crash, timeout=timeout + 30, cwd=REPO)
 
-
     def transform(self, source: str, target: str, group: str, count: int, *, transactional_id: str, commit: bool,
                   timeout: float = 30.0) -> dict[str, Any]:
         # In this process: the worker of transform_process, ending with commit or abort.
         done = self.transform_steps(source, target, group, count, transactional_id, False, timeout, commit=commit)  # type: ignore[attr-defined]
         return {"records": done["records"], "committed": commit}
-
-
-def _state_error(exc: kafka.errors.KafkaError) -> str:
-    """kafka-python refuses a transactional call after a fatal error with a plain KafkaError whose
-    message quotes the error that put it there ("... in an error state: [Error 90] ..."): that one's name."""
-    quoted = re.search(r"error state: \[Error (\d+)\]", str(exc))
-    return error_name(kafka.errors.for_code(int(quoted[1]))()) if type(exc) is kafka.errors.KafkaError and quoted else error_name(exc)
 
 
 def _fencing_name(error: Any) -> str:
@@ -149,7 +140,7 @@ class KafkaPythonTransactions(_InChild):
             try:
                 a.commit_transaction()
             except kafka.errors.KafkaError as exc:
-                out["commit"] = _state_error(exc)
+                out["commit"] = error_name(exc)
             return out
         finally:
             for producer in producers:
