@@ -19,6 +19,7 @@ import sys
 from typing import Any
 
 from compat_tests.clients.base import Adapter, MemberProcess, error_name
+from compat_tests.clients.python_groups import KAFKA_PYTHON_POLL_MS
 
 POLL_SECONDS = 0.1
 
@@ -109,7 +110,7 @@ def run_kafka_python(bootstrap: str, config: dict[str, Any], stop: Stop) -> None
     consumer.subscribe([config["topic"]], listener=Listener())
     try:
         while not stop.requested:
-            polled = consumer.poll(timeout_ms=int(POLL_SECONDS * 1000))
+            polled = consumer.poll(timeout_ms=KAFKA_PYTHON_POLL_MS)
             taken = [m for batch in polled.values() for m in batch]
             if not taken:
                 continue

@@ -7,7 +7,8 @@ range, roundrobin, sticky and cooperative-sticky; aiokafka has no
 cooperative assignor (n/a), no DeleteGroups in its admin client (n/a), and
 its DescribeGroups at v3 decodes the answer with the v2 schema (no
 authorized_operations), which fails on any broker serving v3 (n/a); its
-ListGroups reports neither state nor type. Two members of a rebalance run
+ListGroups reports neither state nor type. kafka-python polls with a long
+timeout (see KAFKA_PYTHON_POLL_MS: a short one can lose an assignment). Two members of a rebalance run
 side by side: kafka-python's each in a thread of its own (its consumer is
 not thread-safe, and a classic join blocks the poll that sends it),
 aiokafka's as two consumers of one event loop.
@@ -41,6 +42,11 @@ KAFKA_PYTHON_ASSIGNORS = {"range": RangePartitionAssignor, "roundrobin": RoundRo
                           "sticky": StickyPartitionAssignor, "cooperative-sticky": CooperativeStickyAssignor}
 AIOKAFKA_ASSIGNORS = {"range": AioRange, "roundrobin": AioRoundRobin, "sticky": AioSticky}
 POLL_MS = 100
+# kafka-python 3.0.12 loses an assignment when a poll's timeout ends while its SyncGroup is in
+# flight: the join task completes in the background, the next poll finds no rejoin needed and
+# never runs on_join_complete, so the member owns nothing in a stable group. Its polls get a
+# timeout longer than a join round (a poll returns as soon as records come).
+KAFKA_PYTHON_POLL_MS = 1000
 
 
 def _split(a: list[int], b: list[int], partitions: int) -> bool:
@@ -97,7 +103,7 @@ class _KafkaPythonMember:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                self.consumer.poll(timeout_ms=POLL_MS)
+                self.consumer.poll(timeout_ms=KAFKA_PYTHON_POLL_MS)
                 self.owned = sorted(tp.partition for tp in self.consumer.assignment())
         except Exception as exc:  # noqa: BLE001 - handed to the caller
             self.error = exc
@@ -138,7 +144,7 @@ class KafkaPythonGroups:
                 if len(records) >= count and (assigned is None or len(consumer.assignment()) == assigned):
                     break
                 try:
-                    polled = consumer.poll(timeout_ms=POLL_MS)
+                    polled = consumer.poll(timeout_ms=KAFKA_PYTHON_POLL_MS)
                 except kafka.errors.KafkaError as exc:
                     raise ClientError(error_name(exc), str(exc)) from exc
                 for m in (m for batch in polled.values() for m in batch):
