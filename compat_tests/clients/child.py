@@ -18,6 +18,7 @@ import queue
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,48 +31,52 @@ HOLD_SECONDS = 60  # how long a held child waits for its kill before it gives up
 
 def run_transform_child(argv: list[str], command: Any, *, crash: bool, timeout: float, cwd: Path | None = None) -> Any:
     """RESULT of the child's "ok" (or, with crash, "held") line; raises ClientError for its "error"."""
-    child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
-    lines: queue.Queue[str | None] = queue.Queue()
+    with tempfile.TemporaryFile() as stderr:  # a file, not a pipe: a chatty child never blocks on it
+        child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=cwd)
+        lines: queue.Queue[str | None] = queue.Queue()
 
-    def read() -> None:
-        assert child.stdout is not None
-        for line in child.stdout:
-            lines.put(line)
-        lines.put(None)
+        def read() -> None:
+            assert child.stdout is not None
+            for line in child.stdout:
+                lines.put(line)
+            lines.put(None)
 
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        assert child.stdin is not None
-        child.stdin.write(json.dumps(command))
-        child.stdin.close()
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise ClientError("REQUEST_TIMED_OUT", f"the child gave no answer within {timeout} s") from None
-            if line is None:
-                child.wait(10)
-                stderr = child.stderr.read()[-3000:] if child.stderr else ""
-                raise RuntimeError(f"the child exited {child.returncode} without an answer:\n{stderr}")
-            if not line.startswith("{"):
-                continue
-            answer = json.loads(line)
-            if "error" in answer:
-                raise ClientError(answer["error"], answer.get("message") or "")
-            if "held" in answer and crash:
-                child.send_signal(signal.SIGKILL)
-                child.wait(10)
-                return answer["held"]
-            if "ok" in answer:
-                return answer["ok"]
-    finally:
-        if child.poll() is None:
-            child.kill()
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            assert child.stdin is not None
+            child.stdin.write(json.dumps(command))
+            child.stdin.close()
+            return _answer(child, lines, crash, time.monotonic() + timeout, stderr)
+        finally:
+            if child.poll() is None:
+                child.kill()
             child.wait(10)
-        for stream in (child.stdout, child.stderr):
-            if stream is not None:
-                stream.close()
+            reader.join(10)  # the pipe is at its end once the child is gone
+            if child.stdout is not None:
+                child.stdout.close()
+
+
+def _answer(child: subprocess.Popen, lines: queue.Queue[str | None], crash: bool, deadline: float, stderr: Any) -> Any:
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise ClientError("REQUEST_TIMED_OUT", "the child gave no answer in time") from None
+        if line is None:
+            child.wait(10)
+            stderr.seek(0)
+            raise RuntimeError(f"the child exited {child.returncode} without an answer:\n{stderr.read()[-3000:].decode(errors='replace')}")
+        if not line.startswith("{"):
+            continue
+        answer = json.loads(line)
+        if "error" in answer:
+            raise ClientError(answer["error"], answer.get("message") or "")
+        if "held" in answer and crash:
+            child.send_signal(signal.SIGKILL)
+            return answer["held"]
+        if "ok" in answer:
+            return answer["ok"]
 
 
 def main() -> None:
