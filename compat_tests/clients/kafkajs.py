@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from compat_tests.clients.base import Adapter, ClientError, Unsupported, _code_name
+from compat_tests.clients.base import Adapter, ClientError, MemberProcess, Unsupported, _code_name
 from compat_tests.clients.child import run_transform_child
 
 DRIVER_DIR = Path(__file__).resolve().parents[1] / "js" / "driver"
@@ -239,6 +239,15 @@ class KafkajsAdapter(Adapter):
         self._classic(protocol, assignor)
         return self._run({"op": "group_rebalance", "topic": topic, "group": group, "partitions": partitions,
                           "timeout_ms": int(timeout * 1000)}, timeout=timeout + 60)
+
+    def group_member(self, topic: str, group: str, *, session_timeout_ms: int = 6000,
+                     instance_id: str | None = None) -> MemberProcess:
+        if instance_id is not None:
+            raise Unsupported("kafkajs: no static membership (group.instance.id)")
+        install_driver()
+        command = {"op": "group_member", "topic": topic, "group": group, "session_timeout_ms": session_timeout_ms}
+        return MemberProcess(["node", str(DRIVER_DIR / "driver.js"), self.bootstrap], "kafkajs member",
+                             stdin=json.dumps([command]).encode())
 
     def describe_groups(self, groups: list[str], *, protocol: str = "classic") -> dict[str, Any]:
         self._classic(protocol, None)

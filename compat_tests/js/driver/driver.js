@@ -47,6 +47,8 @@
 //                     -> {send: null | {error, code, message}, commit: null | {...}}
 //   transform_worker  source, target, group, count, transactional_id, hold, timeout_ms
 //                     -> {records: [{partition, offset, value}]} (see transformWorker)
+//   group_member      topic, group, session_timeout_ms: a member printing its events until
+//                     SIGTERM (see groupMember) -> null
 //
 // Producer config keys are kafkajs's own: acks, timeout, compression (send options),
 // retries and any kafkajs producer option
@@ -212,6 +214,7 @@ class Driver {
       case 'transform': return this.transform(command)
       case 'fenced_transaction': return this.fencedTransaction(command)
       case 'transform_worker': return this.transformWorker(command)
+      case 'group_member': return this.groupMember(command)
       default: throw new DriverError('UNSUPPORTED', `unknown op ${command.op}`)
     }
   }
@@ -567,6 +570,49 @@ class Driver {
       if (b) await b.consumer.disconnect()
       await a.consumer.disconnect()
     }
+  }
+
+  // One member for compat_tests' base.MemberProcess, which runs the driver with this one
+  // command and reads the events printed before its answer: {"assigned": [p], "generation":
+  // null} after each join (kafkajs does not tell its generation), {"revoked": [p]} at each
+  // rebalance (kafkajs is eager: it gives up everything), {"records": [...]} for each batch
+  // before its commit, {"commit_error": name} when that fails. SIGTERM disconnects the
+  // consumer (LeaveGroup) and ends the command; SIGKILL is a crash. kafkajs has no static
+  // membership (group.instance.id).
+  async groupMember(command) {
+    const { topic, group } = command
+    const emit = event => process.stdout.write(JSON.stringify(event) + '\n')
+    const stopped = new Promise(resolve => process.once('SIGTERM', resolve))
+    const session = command.session_timeout_ms
+    const consumer = this.consumer(group, { sessionTimeout: session, heartbeatInterval: Math.floor(session / 3) })
+    let owned = []
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      owned = [...(payload.memberAssignment[topic] || [])].sort((a, b) => a - b)
+      emit({ assigned: owned, generation: null })
+    })
+    consumer.on(consumer.events.REBALANCING, () => {
+      if (owned.length) emit({ revoked: owned })
+      owned = []
+    })
+    await consumer.connect()
+    await consumer.subscribe({ topics: [topic], fromBeginning: true })
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        if (!batch.messages.length) return
+        emit({ records: batch.messages.map(m => ({ partition: batch.partition, offset: Number(m.offset),
+          value: m.value == null ? null : m.value.toString() })) })
+        const next = Number(batch.messages[batch.messages.length - 1].offset) + 1
+        try {
+          await consumer.commitOffsets([{ topic, partition: batch.partition, offset: String(next) }])
+        } catch (e) {
+          emit({ commit_error: failure(e).error })
+        }
+      },
+    })
+    await stopped
+    await consumer.disconnect()
+    return null
   }
 
   // Consume-transform-produce: `count` records of `source` (read_committed, kafkajs's
