@@ -319,7 +319,8 @@ class MemberProcess:
         deadline = time.monotonic() + timeout
         while not done():
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited {self.process.returncode} waiting for {what}:\n{self.stderr()}")
+                raise RuntimeError(f"{self.name} exited {self.process.returncode} waiting for {what} "
+                                   f"(last events {self.events[-3:]}):\n{self.stderr()}")
             if time.monotonic() > deadline:
                 raise AssertionError(f"{what}: not within {timeout:.0f} s ({self.name} events: {self.events[-5:]})")
             time.sleep(0.05)
