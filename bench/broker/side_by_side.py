@@ -65,7 +65,9 @@ from compat_tests.reference_kafka import KAFKA_VERSION, ReferenceKafka
 from kwire.testing import BrokerProcess
 
 # Given to both brokers: one-node values for the internal topics, no delay of
-# a new group's first rebalance, and deleted segments removed after 1 s.
+# a new group's first rebalance, no topic auto-creation, and deleted segments
+# removed after 1 s (so that they are not written back while the other broker
+# is measured).
 SHARED_CONFIG = {
     "auto.create.topics.enable": "false",
     "num.partitions": "1",
@@ -79,7 +81,6 @@ SHARED_CONFIG = {
 # kafka-server-start.sh's KAFKA_HEAP_OPTS and kafka-run-class.sh's KAFKA_JVM_PERFORMANCE_OPTS.
 KAFKA_JVM = ["-Xms1g", "-Xmx1g", "-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
              "-XX:+ExplicitGCInvokesConcurrent", "-Djava.awt.headless=true"]
-BROKERS = ("kwire", "kafka")
 
 
 def kwire_broker(port: int | None = None) -> BrokerProcess:
