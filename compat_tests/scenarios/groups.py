@@ -135,8 +135,8 @@ def admin(ctx: Context) -> dict[str, Any]:
             "delete_again": again[group], "gone": gone}
 
 
-def _produce_round(ctx: Context, topic: str, partitions: int, round: int) -> None:
-    ctx.setup.produce(topic, [{"key": f"{round}-{p}-{i}", "value": f"{round}-{p}-{i}", "partition": p}
+def _produce_round(ctx: Context, topic: str, partitions: int, number: int) -> None:
+    ctx.setup.produce(topic, [{"key": f"{number}-{p}-{i}", "value": f"{number}-{p}-{i}", "partition": p}
                               for p in range(partitions) for i in range(PER_PARTITION)])
 
 
