@@ -10,13 +10,8 @@ partition counts from the metadata image) to the broker:
 * The topic is created on the first FindCoordinator for a group (as Kafka
   does) with offsets.topic.num.partitions partitions, cleanup.policy=compact
   and segment.bytes=offsets.topic.segment.bytes. The replication factor is
-  offsets.topic.replication.factor capped to the live brokers, with a
-  warning: Kafka instead answers COORDINATOR_NOT_AVAILABLE until enough
-  brokers are up, which on a single node (the factor defaults to 3) means
-  consumer groups never work and clients retry forever without saying why.
-  A single kwire node can never reach 3 replicas, so the cap turns a silent
-  outage into a log line; the price is that the topic keeps the smaller
-  factor when brokers join later (reassigning it is for replication work).
+  offsets.topic.replication.factor capped to the live brokers, for the
+  reason given in kwire/internal_topics.py.
 * TxnOffsetCommit offsets go as one transactional batch of the producer
   (its id and epoch, base sequence -1, appended with the coordinator's
   origin: epoch checked, no sequence); the transaction coordinator calls
@@ -41,24 +36,20 @@ import uuid
 from typing import Any
 
 from kwire_protocol.error_codes import ErrorCode
-from kwire_protocol.errors import CorruptRecordError
-from kwire_protocol.records.batch import split_batches
 from kwire_protocol.records.builder import build_batch
 from kwire_protocol.records.record import NewRecord
 from kwire_storage.errors import InvalidProducerEpochError, KafkaStorageError, RecordBatchTooLargeError
 from kwire_storage.log import AppendOrigin, Log
 
+from kwire import internal_topics
 from kwire.groups import records as rec
 from kwire.groups.consumer_coordinator import ConsumerGroupConfig, ConsumerGroupCoordinator
 from kwire.groups.coordinator import GroupConfig, GroupCoordinator
 from kwire.groups.timers import LoopTimers
-from kwire.topic_admin import TopicRequest, create_topics
 from kwire.topics import GROUP_METADATA_TOPIC
 
 log = logging.getLogger(__name__)
 
-READ_CHUNK_BYTES = 1 << 20
-CREATE_TIMEOUT_S = 10.0
 # EndTransactionMarker key: int16 version, int16 type (0 ABORT, 1 COMMIT).
 _MARKER_KEY = struct.Struct(">hh")
 
@@ -99,27 +90,15 @@ class PartitionOffsetsLog:
 
 def read_partition(partition_log: Log) -> list[rec.LogRecord | rec.TransactionMarker]:
     """Every record and transaction marker of a partition, in offset order."""
-    out: list[rec.LogRecord | rec.TransactionMarker] = []
-    offset = partition_log.log_start_offset
-    end = partition_log.log_end_offset
-    while offset < end:
-        data = partition_log.read_bytes(offset, READ_CHUNK_BYTES, max_offset=end)
-        if not data:
-            break
-        try:
-            for batch in split_batches(data):
-                if batch.is_control:
-                    marker = _transaction_marker(batch)
-                    if marker is not None and batch.base_offset >= offset:
-                        out.append(marker)
-                else:
-                    producer_id = batch.producer_id if batch.is_transactional else -1
-                    out.extend(rec.LogRecord(r.offset, producer_id, r.key, r.value) for r in batch.records() if r.offset >= offset)
-                offset = batch.next_offset
-        except CorruptRecordError as e:
-            log.error("%s: stops loading at offset %d: %s", partition_log, offset, e)
-            break
-    return out
+    return internal_topics.read_partition(partition_log, _records_and_markers)
+
+
+def _records_and_markers(batch: Any, offset: int) -> list[rec.LogRecord | rec.TransactionMarker]:
+    if batch.is_control:
+        marker = _transaction_marker(batch)
+        return [marker] if marker is not None and batch.base_offset >= offset else []
+    producer_id = batch.producer_id if batch.is_transactional else -1
+    return [rec.LogRecord(r.offset, producer_id, r.key, r.value) for r in batch.records() if r.offset >= offset]
 
 
 def _transaction_marker(batch: Any) -> rec.TransactionMarker | None:
@@ -206,34 +185,13 @@ class GroupCoordinatorRunner:
         """Create __consumer_offsets if needed and load it; an error code for FindCoordinator."""
         broker = self.broker
         async with self._create_lock:
+            error = await internal_topics.create_internal_topic(
+                broker, GROUP_METADATA_TOPIC, broker.config["offsets.topic.num.partitions"], "offsets.topic.replication.factor",
+                lambda _replication: {"cleanup.policy": "compact", "compression.type": "producer", "segment.bytes": str(self.segment_bytes)},
+            )
+            if error != ErrorCode.NONE:
+                return error
             topic = broker.image.topic(GROUP_METADATA_TOPIC)
-            if topic is None:
-                config = broker.config
-                replication = config["offsets.topic.replication.factor"]
-                live = len(broker.image.unfenced_brokers())
-                if replication > live:
-                    log.warning(
-                        "offsets.topic.replication.factor=%d but %d broker(s) are alive: creating %s with replication factor %d",
-                        replication, live, GROUP_METADATA_TOPIC, live,
-                    )
-                    replication = live
-                request = TopicRequest(
-                    GROUP_METADATA_TOPIC,
-                    num_partitions=config["offsets.topic.num.partitions"],
-                    replication_factor=replication,
-                    configs={"cleanup.policy": "compact", "compression.type": "producer", "segment.bytes": str(self.segment_bytes)},
-                )
-                try:
-                    results = await asyncio.wait_for(create_topics(broker, [request]), CREATE_TIMEOUT_S)
-                except asyncio.TimeoutError:
-                    return ErrorCode.COORDINATOR_NOT_AVAILABLE
-                error = results[0].error_code
-                if error not in (ErrorCode.NONE, ErrorCode.TOPIC_ALREADY_EXISTS):
-                    log.warning("creating %s failed: %s", GROUP_METADATA_TOPIC, results[0].error_message)
-                    return ErrorCode.COORDINATOR_NOT_AVAILABLE
-                topic = broker.image.topic(GROUP_METADATA_TOPIC)
-                if topic is None or not broker.partitions_ready(topic):
-                    return ErrorCode.COORDINATOR_NOT_AVAILABLE
             if any(p.leader == broker.node_id and i not in self.coordinator.partitions for i, p in topic.partitions.items()):
                 await self.adopt_partitions()
         return ErrorCode.NONE

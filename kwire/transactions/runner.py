@@ -10,7 +10,7 @@ broker:
   segment.bytes=transaction.state.log.segment.bytes and
   min.insync.replicas=transaction.state.log.min.isr. Its replication factor
   is capped to the live brokers, for the reason given in
-  kwire/groups/loader.py for __consumer_offsets.
+  kwire/internal_topics.py.
 * A transactional id's coordinator is the leader of its partition
   (abs(String.hashCode) % partitions); the partition's leader epoch is the
   coordinator epoch written into markers.
@@ -39,8 +39,6 @@ import logging
 from typing import Any
 
 from kwire_protocol.error_codes import ErrorCode
-from kwire_protocol.errors import CorruptRecordError
-from kwire_protocol.records.batch import split_batches
 from kwire_protocol.records.builder import build_batch
 from kwire_protocol.records.record import NewRecord
 from kwire_storage.errors import (
@@ -51,15 +49,13 @@ from kwire_storage.errors import (
 )
 from kwire_storage.log import Log
 
-from kwire.topic_admin import TopicRequest, create_topics
+from kwire import internal_topics
 from kwire.topics import GROUP_METADATA_TOPIC, TRANSACTION_STATE_TOPIC
 from kwire.transactions.coordinator import TransactionConfig, TransactionCoordinator
 from kwire.transactions.metadata import TopicPartition
 
 log = logging.getLogger(__name__)
 
-READ_CHUNK_BYTES = 1 << 20
-CREATE_TIMEOUT_S = 10.0
 
 
 def write_marker(broker: Any, partition: TopicPartition, producer_id: int, producer_epoch: int, coordinator_epoch: int, commit: bool) -> int:
@@ -124,22 +120,13 @@ class TransactionStateLog:
 
 def read_partition(partition_log: Log) -> list[tuple[bytes | None, bytes | None]]:
     """Every (key, value) of a __transaction_state partition, in offset order."""
-    out: list[tuple[bytes | None, bytes | None]] = []
-    offset = partition_log.log_start_offset
-    end = partition_log.log_end_offset
-    while offset < end:
-        data = partition_log.read_bytes(offset, READ_CHUNK_BYTES, max_offset=end)
-        if not data:
-            break
-        try:
-            for batch in split_batches(data):
-                if not batch.is_control:
-                    out.extend((r.key, r.value) for r in batch.records() if r.offset >= offset)
-                offset = batch.next_offset
-        except CorruptRecordError as e:
-            log.error("%s: stops loading at offset %d: %s", partition_log, offset, e)
-            break
-    return out
+    return internal_topics.read_partition(partition_log, _key_values)
+
+
+def _key_values(batch: Any, offset: int) -> list[tuple[bytes | None, bytes | None]]:
+    if batch.is_control:
+        return []
+    return [(r.key, r.value) for r in batch.records() if r.offset >= offset]
 
 
 class TransactionCoordinatorRunner:
@@ -203,41 +190,25 @@ class TransactionCoordinatorRunner:
     async def ensure_state_topic(self) -> int:
         """Create __transaction_state if needed and load what is led here."""
         broker = self.broker
+        config = broker.config
+
+        def configs(replication: int) -> dict[str, str]:
+            return {
+                "cleanup.policy": "compact",
+                "compression.type": "uncompressed",
+                "min.insync.replicas": str(min(config["transaction.state.log.min.isr"], replication)),
+                "segment.bytes": str(config["transaction.state.log.segment.bytes"]),
+                "unclean.leader.election.enable": "false",
+            }
+
         async with self._create_lock:
+            error = await internal_topics.create_internal_topic(
+                broker, TRANSACTION_STATE_TOPIC, config["transaction.state.log.num.partitions"],
+                "transaction.state.log.replication.factor", configs,
+            )
+            if error != ErrorCode.NONE:
+                return error
             topic = broker.image.topic(TRANSACTION_STATE_TOPIC)
-            if topic is None:
-                config = broker.config
-                replication = config["transaction.state.log.replication.factor"]
-                live = len(broker.image.unfenced_brokers())
-                if replication > live:
-                    log.warning(
-                        "transaction.state.log.replication.factor=%d but %d broker(s) are alive: creating %s with replication factor %d",
-                        replication, live, TRANSACTION_STATE_TOPIC, live,
-                    )
-                    replication = live
-                request = TopicRequest(
-                    TRANSACTION_STATE_TOPIC,
-                    num_partitions=config["transaction.state.log.num.partitions"],
-                    replication_factor=replication,
-                    configs={
-                        "cleanup.policy": "compact",
-                        "compression.type": "uncompressed",
-                        "min.insync.replicas": str(min(config["transaction.state.log.min.isr"], replication)),
-                        "segment.bytes": str(config["transaction.state.log.segment.bytes"]),
-                        "unclean.leader.election.enable": "false",
-                    },
-                )
-                try:
-                    results = await asyncio.wait_for(create_topics(broker, [request]), CREATE_TIMEOUT_S)
-                except asyncio.TimeoutError:
-                    return ErrorCode.COORDINATOR_NOT_AVAILABLE
-                error = results[0].error_code
-                if error not in (ErrorCode.NONE, ErrorCode.TOPIC_ALREADY_EXISTS):
-                    log.warning("creating %s failed: %s", TRANSACTION_STATE_TOPIC, results[0].error_message)
-                    return ErrorCode.COORDINATOR_NOT_AVAILABLE
-                topic = broker.image.topic(TRANSACTION_STATE_TOPIC)
-                if topic is None or not broker.partitions_ready(topic):
-                    return ErrorCode.COORDINATOR_NOT_AVAILABLE
             if any(p.leader == broker.node_id and i not in self.coordinator.partitions for i, p in topic.partitions.items()):
                 await self._load(self._claim())
         return ErrorCode.NONE

@@ -1,0 +1,95 @@
+"""The coordinators' internal compacted topics: creating and reading them.
+
+__consumer_offsets (kwire/groups/loader.py) and __transaction_state
+(kwire/transactions/runner.py) are created the same way, on the first
+FindCoordinator that needs them (as Kafka does), and read the same way when
+a coordinator adopts a partition.
+
+* The replication factor is the configured one (offsets.topic.replication.factor,
+  transaction.state.log.replication.factor) capped to the live brokers, with a
+  warning. Kafka instead answers COORDINATOR_NOT_AVAILABLE until enough
+  brokers are up, which on a single node (both factors default to 3) means
+  consumer groups and transactions never work and clients retry forever
+  without saying why. A single kwire node can never reach 3 replicas, so the
+  cap turns a silent outage into a log line; the price is that the topic
+  keeps the smaller factor when brokers join later (reassigning it is for
+  replication work).
+* Any failure to create the topic, or partitions without a ready leader yet,
+  is COORDINATOR_NOT_AVAILABLE, which clients retry.
+* A partition is read from its log start to its end, batch by batch; a
+  corrupt batch stops the load there with an error in the log (what follows
+  cannot be trusted to be in order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from kwire_protocol.error_codes import ErrorCode
+from kwire_protocol.errors import CorruptRecordError
+from kwire_protocol.records.batch import split_batches
+from kwire_storage.log import Log
+
+from kwire.topic_admin import TopicRequest, create_topics
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK_BYTES = 1 << 20
+CREATE_TIMEOUT_S = 10.0
+
+T = TypeVar("T")
+
+
+async def create_internal_topic(
+    broker: Any, name: str, num_partitions: int, replication_setting: str, configs: Callable[[int], dict[str, str]]
+) -> int:
+    """Create internal topic `name` if it does not exist yet and wait until its
+    partitions have leaders; NONE or COORDINATOR_NOT_AVAILABLE for FindCoordinator.
+    `configs` gets the replication factor the topic is created with."""
+    if broker.image.topic(name) is not None:
+        return ErrorCode.NONE
+    replication = broker.config[replication_setting]
+    live = len(broker.image.unfenced_brokers())
+    if replication > live:
+        log.warning(
+            "%s=%d but %d broker(s) are alive: creating %s with replication factor %d",
+            replication_setting, replication, live, name, live,
+        )
+        replication = live
+    request = TopicRequest(name, num_partitions=num_partitions, replication_factor=replication, configs=configs(replication))
+    try:
+        results = await asyncio.wait_for(create_topics(broker, [request]), CREATE_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        return ErrorCode.COORDINATOR_NOT_AVAILABLE
+    error = results[0].error_code
+    if error not in (ErrorCode.NONE, ErrorCode.TOPIC_ALREADY_EXISTS):
+        log.warning("creating %s failed: %s", name, results[0].error_message)
+        return ErrorCode.COORDINATOR_NOT_AVAILABLE
+    topic = broker.image.topic(name)
+    if topic is None or not broker.partitions_ready(topic):
+        return ErrorCode.COORDINATOR_NOT_AVAILABLE
+    return ErrorCode.NONE
+
+
+def read_partition(partition_log: Log, take: Callable[[Any, int], Iterable[T]]) -> list[T]:
+    """What `take(batch, offset)` makes of every batch of a partition, in offset
+    order; `offset` is where the read stands, so records below it (the start of
+    a batch that begins before the log start) are to be skipped."""
+    out: list[T] = []
+    offset = partition_log.log_start_offset
+    end = partition_log.log_end_offset
+    while offset < end:
+        data = partition_log.read_bytes(offset, READ_CHUNK_BYTES, max_offset=end)
+        if not data:
+            break
+        try:
+            for batch in split_batches(data):
+                out.extend(take(batch, offset))
+                offset = batch.next_offset
+        except CorruptRecordError as e:
+            log.error("%s: stops loading at offset %d: %s", partition_log, offset, e)
+            break
+    return out
