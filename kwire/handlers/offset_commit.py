@@ -41,18 +41,7 @@ Partition = Topic.OffsetCommitResponsePartition
 async def offset_commit(broker: Any, request: Any) -> Any:
     body = request.body
     version = request.version
-    image = broker.image
-    commits: list[OffsetCommit] = []
-    errors: dict[tuple[int, int], int] = {}  # (topic index, partition index in request) -> error
-    for ti, topic in enumerate(body.topics):
-        known = image.topic_by_id(topic.topic_id) if version >= 10 else image.topic(topic.name)
-        for pi, p in enumerate(topic.partitions):
-            if known is None:
-                errors[(ti, pi)] = ErrorCode.UNKNOWN_TOPIC_ID if version >= 10 else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-                continue
-            commits.append(
-                OffsetCommit(known.name, p.partition_index, p.committed_offset, p.committed_leader_epoch, p.committed_metadata, known.topic_id)
-            )
+    commits, errors = requested_commits(broker.image, body.topics, by_id=version >= 10)
     group_error, commit_errors = await broker.group_coordinator.coordinator.commit_offsets(
         body.group_id,
         body.generation_id_or_member_epoch,
@@ -62,14 +51,41 @@ async def offset_commit(broker: Any, request: Any) -> Any:
         commits,
         version,
     )
+    topics = response_topics(body.topics, errors, group_error, commit_errors, Topic, Partition)
+    return OffsetCommitResponse(throttle_time_ms=0, topics=topics)
+
+
+def requested_commits(image: Any, topics: list[Any], by_id: bool) -> tuple[list[OffsetCommit], dict[tuple[int, int], int]]:
+    """The commits of an OffsetCommit or TxnOffsetCommit request's topics that
+    exist, and the errors of those that do not, by (topic index, partition
+    index in the request). `by_id`: the request names topics by id."""
+    commits: list[OffsetCommit] = []
+    errors: dict[tuple[int, int], int] = {}
+    for ti, topic in enumerate(topics):
+        known = image.topic_by_id(topic.topic_id) if by_id else image.topic(topic.name)
+        for pi, p in enumerate(topic.partitions):
+            if known is None:
+                errors[(ti, pi)] = ErrorCode.UNKNOWN_TOPIC_ID if by_id else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                continue
+            commits.append(
+                OffsetCommit(known.name, p.partition_index, p.committed_offset, p.committed_leader_epoch, p.committed_metadata, known.topic_id)
+            )
+    return commits, errors
+
+
+def response_topics(topics: list[Any], errors: dict[tuple[int, int], int], group_error: int, commit_errors: list[int],
+                    topic_cls: Any, partition_cls: Any) -> list[Any]:
+    """The response topics for a request's `topics`: a partition's error from
+    `errors`, else `group_error` if any, else the next of `commit_errors` (one
+    per commit of `requested_commits`, in order)."""
     results = iter(commit_errors)
-    topics = []
-    for ti, topic in enumerate(body.topics):
+    out = []
+    for ti, topic in enumerate(topics):
         partitions = []
         for pi, p in enumerate(topic.partitions):
             error = errors.get((ti, pi))
             if error is None:
                 error = group_error if group_error != ErrorCode.NONE else next(results)
-            partitions.append(Partition(partition_index=p.partition_index, error_code=error))
-        topics.append(Topic(name=topic.name, topic_id=topic.topic_id, partitions=partitions))
-    return OffsetCommitResponse(throttle_time_ms=0, topics=topics)
+            partitions.append(partition_cls(partition_index=p.partition_index, error_code=error))
+        out.append(topic_cls(name=topic.name, topic_id=topic.topic_id, partitions=partitions))
+    return out

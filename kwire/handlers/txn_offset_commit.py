@@ -45,8 +45,8 @@ from kwire_protocol import messages
 from kwire_protocol.error_codes import ErrorCode
 from kwire_protocol.messages import ApiKey
 
-from kwire.groups.coordinator import OffsetCommit
 from kwire.handlers import handles
+from kwire.handlers.offset_commit import requested_commits, response_topics
 from kwire.topics import GROUP_METADATA_TOPIC
 
 TxnOffsetCommitResponse = messages.TxnOffsetCommitResponse
@@ -62,17 +62,7 @@ _RETRIABLE = {ErrorCode.NOT_COORDINATOR, ErrorCode.COORDINATOR_NOT_AVAILABLE, Er
 async def txn_offset_commit(broker: Any, request: Any) -> Any:
     body = request.body
     version = request.version
-    by_id = version >= 6
-    image = broker.image
-    commits: list[OffsetCommit] = []
-    errors: dict[tuple[int, int], int] = {}  # (topic index, partition index in request) -> error
-    for ti, topic in enumerate(body.topics):
-        known = image.topic_by_id(topic.topic_id) if by_id else image.topic(topic.name)
-        for pi, p in enumerate(topic.partitions):
-            if known is None:
-                errors[(ti, pi)] = ErrorCode.UNKNOWN_TOPIC_ID if by_id else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-                continue
-            commits.append(OffsetCommit(known.name, p.partition_index, p.committed_offset, p.committed_leader_epoch, p.committed_metadata, known.topic_id))
+    commits, errors = requested_commits(broker.image, body.topics, by_id=version >= 6)
     coordinator = broker.group_coordinator.coordinator
     group_error = ErrorCode.NONE
     commit_errors: list[int] = []
@@ -88,16 +78,7 @@ async def txn_offset_commit(broker: Any, request: Any) -> Any:
             body.group_instance_id,
             commits,
         )
-    results = iter(commit_errors)
-    topics = []
-    for ti, topic in enumerate(body.topics):
-        partitions = []
-        for pi, p in enumerate(topic.partitions):
-            error = errors.get((ti, pi))
-            if error is None:
-                error = group_error if group_error != ErrorCode.NONE else next(results)
-            partitions.append(Partition(partition_index=p.partition_index, error_code=error))
-        topics.append(Topic(name=topic.name, topic_id=topic.topic_id, partitions=partitions))
+    topics = response_topics(body.topics, errors, group_error, commit_errors, Topic, Partition)
     return TxnOffsetCommitResponse(throttle_time_ms=0, topics=topics)
 
 
