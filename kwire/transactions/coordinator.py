@@ -216,6 +216,15 @@ class TransactionCoordinator:
 
     # -- InitProducerId -------------------------------------------------------
 
+    async def _new_producer_id(self, transactional_id: str) -> int | None:
+        """A new producer id for `transactional_id`, or None (logged) when the
+        id block cannot be had now: COORDINATOR_NOT_AVAILABLE, which clients retry."""
+        try:
+            return await self.producer_ids.next_id()
+        except Exception as e:
+            log.warning("no producer id for %s: %r", transactional_id, e)
+            return None
+
     async def init_producer_id(self, transactional_id: str, timeout_ms: int,
                                expected: tuple[int, int] | None = None) -> tuple[int, int, int]:
         """(error, producer id, epoch) for a transactional producer; `expected`
@@ -226,10 +235,8 @@ class TransactionCoordinator:
             return ErrorCode.INVALID_TRANSACTION_TIMEOUT, NO_PRODUCER_ID, NO_PRODUCER_EPOCH
         error, metadata, coordinator_epoch = self._state_of(transactional_id)
         if error == ErrorCode.NONE and metadata is None:
-            try:
-                producer_id = await self.producer_ids.next_id()
-            except Exception as e:
-                log.warning("no producer id for %s: %r", transactional_id, e)
+            producer_id = await self._new_producer_id(transactional_id)
+            if producer_id is None:
                 return ErrorCode.COORDINATOR_NOT_AVAILABLE, NO_PRODUCER_ID, NO_PRODUCER_EPOCH
             error, metadata, coordinator_epoch = self._state_of(transactional_id)
             if error == ErrorCode.NONE and metadata is None:
@@ -245,10 +252,8 @@ class TransactionCoordinator:
                 result = self._prepare_init(metadata, timeout_ms, expected, new_producer_id)
                 break
             except _NeedProducerId:
-                try:
-                    new_producer_id = await self.producer_ids.next_id()
-                except Exception as e:
-                    log.warning("no producer id for %s: %r", transactional_id, e)
+                new_producer_id = await self._new_producer_id(transactional_id)
+                if new_producer_id is None:
                     return ErrorCode.COORDINATOR_NOT_AVAILABLE, NO_PRODUCER_ID, NO_PRODUCER_EPOCH
                 error, current, coordinator_epoch = self._state_of(transactional_id)
                 if error != ErrorCode.NONE or current is not metadata:
@@ -361,10 +366,8 @@ class TransactionCoordinator:
                     result = self._prepare_end_v1(metadata, producer_id, producer_epoch, commit, from_client)
                 break
             except _NeedProducerId:
-                try:
-                    next_producer_id = await self.producer_ids.next_id()
-                except Exception as e:
-                    log.warning("no producer id for %s: %r", transactional_id, e)
+                next_producer_id = await self._new_producer_id(transactional_id)
+                if next_producer_id is None:
                     return ErrorCode.COORDINATOR_NOT_AVAILABLE, *none
                 error, current, coordinator_epoch = self._state_of(transactional_id)
                 if error != ErrorCode.NONE or current is not metadata:
