@@ -256,12 +256,21 @@ def _consume_confluent(bootstrap: str, topic: str, partitions: Sequence[int], of
 # -- admin -----------------------------------------------------------------------
 
 
-def create_topic(bootstrap: str, name: str, partitions: int = 1, configs: dict[str, str] | None = None) -> None:
+def create_topic(bootstrap: str, name: str, partitions: int = 1, configs: dict[str, str] | None = None, *,
+                 records_per_partition: int = 0) -> None:
+    """Create the topic; with `records_per_partition`, fill each partition p
+    with values b"p-0", b"p-1", ..."""
     admin = kafka.KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         admin.create_topics([NewTopic(name, partitions, 1, topic_configs=configs or {})])
     finally:
         admin.close()
+    if records_per_partition:
+        producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap})
+        for p in range(partitions):
+            for i in range(records_per_partition):
+                producer.produce(name, value=f"{p}-{i}".encode(), partition=p)
+        assert producer.flush(10) == 0
 
 
 # -- what the broker stored --------------------------------------------------------

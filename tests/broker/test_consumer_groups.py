@@ -22,15 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, ConsumerGroupState, ConsumerGroupType, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Consumer, ConsumerGroupState, ConsumerGroupType, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from kwire_protocol import messages
 from kwire_protocol.error_codes import ErrorCode
 from kwire_protocol.messages import ApiKey
 
 from kwire.testing import BrokerProcess
-from tests.broker.test_groups import announced, child_process
+from tests.broker.clients import create_topic
+from tests.broker.group_clients import announced, child_process, poll_until
 from tests.broker.wire import WireClient
 
 SESSION_MS = 1500
@@ -48,17 +49,6 @@ def group_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerPro
         yield process
 
 
-def create_topic(bootstrap: str, name: str, partitions: int, records_per_partition: int = 0) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, partitions, 1)])[name].result(10)
-    if records_per_partition:
-        producer = Producer({"bootstrap.servers": bootstrap})
-        for p in range(partitions):
-            for i in range(records_per_partition):
-                producer.produce(name, value=f"{p}-{i}".encode(), partition=p)
-        assert producer.flush(10) == 0
-
-
 def consumer(bootstrap: str, group: str, **extra: Any) -> Consumer:
     return Consumer({
         "bootstrap.servers": bootstrap,
@@ -68,14 +58,6 @@ def consumer(bootstrap: str, group: str, **extra: Any) -> Consumer:
         "enable.auto.commit": False,
         **extra,
     })
-
-
-def poll_until(consumers: list[Consumer], predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        for c in consumers:
-            c.poll(0.05)
 
 
 def partitions(c: Consumer) -> set[int]:

@@ -12,13 +12,11 @@ admin APIs. The broker allows small session timeouts so the tests are fast;
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +26,13 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka import ConsumerGroupTopicPartitions
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
 from kafka.structs import OffsetAndMetadata
 from kafka.structs import TopicPartition as KTopicPartition
 
 from kwire.testing import BrokerProcess
+
+from tests.broker.clients import create_topic
+from tests.broker.group_clients import announced, child_process, poll_until
 
 SESSION_MS = 2000
 GROUP_CONFIG = {"group.min.session.timeout.ms": "500"}
@@ -42,30 +42,6 @@ GROUP_CONFIG = {"group.min.session.timeout.ms": "500"}
 def group_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
     with BrokerProcess(tmp_path_factory.mktemp("groups"), GROUP_CONFIG) as process:
         yield process
-
-
-def create_topic(bootstrap: str, name: str, partitions: int, records_per_partition: int = 0) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics([NewTopic(name, partitions, 1)])
-    finally:
-        admin.close()
-    if records_per_partition:
-        producer = KafkaProducer(bootstrap_servers=bootstrap)
-        for p in range(partitions):
-            for i in range(records_per_partition):
-                producer.send(name, value=f"{p}-{i}".encode(), partition=p)
-        producer.flush()
-        producer.close()
-
-
-def poll_until(consumers: list[Any], predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Poll every (kafka-python or confluent-kafka) consumer until `predicate()` holds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        for c in consumers:
-            c.poll(50) if isinstance(c, KafkaConsumer) else c.poll(0.05)
 
 
 def confluent_consumer(bootstrap: str, group: str, **extra: Any) -> Consumer:
@@ -145,28 +121,6 @@ while True:
         print("assigned", len(consumer.assignment()), flush=True)
         announced = True
 """
-
-
-@contextlib.contextmanager
-def child_process(*args: str) -> Iterator[subprocess.Popen[str]]:
-    """`python -c args...` with a non-blocking stdout; killed (if still running) at the end."""
-    child = subprocess.Popen([sys.executable, "-c", *args], stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout is not None
-        os.set_blocking(child.stdout.fileno(), False)
-        yield child
-    finally:
-        if child.poll() is None:
-            os.kill(child.pid, signal.SIGKILL)
-            child.wait(10)
-        if child.stdout is not None:
-            child.stdout.close()
-
-
-def announced(child: subprocess.Popen[str]) -> bool:
-    """Whether the child printed its "assigned" line (CHILD_CONSUMER)."""
-    assert child.stdout is not None
-    return "assigned" in (child.stdout.readline() or "")
 
 
 def test_killed_member_partitions_move_within_session_timeout(group_broker: BrokerProcess, topic_name: str) -> None:

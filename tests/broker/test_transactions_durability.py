@@ -24,7 +24,7 @@ import kafka
 
 from kwire.testing import BrokerProcess
 from tests.broker.clients import create_topic
-from tests.broker.test_groups import child_process
+from tests.broker.group_clients import child_process
 
 BrokerFactory = Callable[..., BrokerProcess]
 RECORDS_PER_TRANSACTION = 5
