@@ -4,17 +4,11 @@ tests/storage/test_kafka_dump_log.py, whose classpath fixture is reused)."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
-
-from kwire_protocol.records.builder import build_batch
-from kwire_protocol.records.record import NewRecord
-from kwire_storage.log import Log
 
 from kwire.groups import records as rec
 
-from tests.storage.helpers import Clock, small_config
-from tests.storage.test_kafka_dump_log import MAIN_CLASS, classpath  # noqa: F401  (fixture)
+from tests.storage.test_kafka_dump_log import classpath, decode_internal_records  # noqa: F401  (fixture)
 
 T0 = 1_700_000_000_000
 
@@ -24,24 +18,14 @@ def test_dump_log_offsets_decoder_reads_kwire_records(tmp_path: Path, classpath:
                                 rebalance_timeout=30000, session_timeout=10000, subscription=b"\x00\x01", assignment=b"\x00\x02")
     group_value = rec.GroupMetadataValue(protocol_type="consumer", generation=3, protocol="range", leader="member-1",
                                          current_state_timestamp=T0, members=[member])
-    records = [
-        NewRecord(rec.offset_commit_key("my-group", "orders", 2), rec.offset_commit_value(rec.OffsetAndMetadata(42, 5, "meta", T0)), timestamp=T0),
-        NewRecord(rec.offset_commit_key("my-group", "orders", 3), rec.offset_commit_value(rec.OffsetAndMetadata(7, -1, "", T0, T0 + 1000)), timestamp=T0),
-        NewRecord(rec.group_metadata_key("my-group"), rec.group_metadata_value(group_value), timestamp=T0),
-        NewRecord(rec.offset_commit_key("my-group", "orders", 2), None, timestamp=T0),
-        NewRecord(rec.group_metadata_key("my-group"), None, timestamp=T0),
+    pairs = [
+        (rec.offset_commit_key("my-group", "orders", 2), rec.offset_commit_value(rec.OffsetAndMetadata(42, 5, "meta", T0))),
+        (rec.offset_commit_key("my-group", "orders", 3), rec.offset_commit_value(rec.OffsetAndMetadata(7, -1, "", T0, T0 + 1000))),
+        (rec.group_metadata_key("my-group"), rec.group_metadata_value(group_value)),
+        (rec.offset_commit_key("my-group", "orders", 2), None),
+        (rec.group_metadata_key("my-group"), None),
     ]
-    directory = tmp_path / "__consumer_offsets-12"
-    log = Log(directory, small_config(), clock=Clock(T0))
-    log.append(build_batch(records))
-    log.close()
-    result = subprocess.run(
-        ["java", "-cp", classpath, MAIN_CLASS, "--files", str(directory / "00000000000000000000.log"), "--offsets-decoder"],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert "Exception" not in out and "Unknown" not in out, out
+    out = decode_internal_records(classpath, tmp_path / "__consumer_offsets-12", pairs, "--offsets-decoder")
     assert '"group":"my-group","topic":"orders","partition":2' in out.replace(" ", ""), out
     assert '"offset":42' in out and '"leaderEpoch":5' in out and '"metadata":"meta"' in out, out
     assert '"expireTimestamp":' + str(T0 + 1000) in out, out
@@ -70,17 +54,7 @@ def test_dump_log_offsets_decoder_reads_kwire_consumer_group_records(tmp_path: P
         *crec.member_tombstones("cg", "m-1"),
         *crec.group_tombstones("cg"),
     ]
-    directory = tmp_path / "__consumer_offsets-7"
-    log = Log(directory, small_config(), clock=Clock(T0))
-    log.append(build_batch([NewRecord(k, v, timestamp=T0) for k, v in pairs]))
-    log.close()
-    result = subprocess.run(
-        ["java", "-cp", classpath, MAIN_CLASS, "--files", str(directory / "00000000000000000000.log"), "--offsets-decoder"],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout.replace(" ", "")
-    assert "Exception" not in out and "Unknown" not in out, out
+    out = decode_internal_records(classpath, tmp_path / "__consumer_offsets-7", pairs, "--offsets-decoder").replace(" ", "")
     for record_type in (3, 4, 5, 6, 7, 8):
         assert f'"type":"{record_type}"' in out, (record_type, out)
     assert '"subscribedTopicNames":["orders"]' in out and '"subscribedTopicRegex":"ord.*"' in out, out

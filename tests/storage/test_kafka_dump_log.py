@@ -81,6 +81,24 @@ def dump(classpath: str, files: list[Path]) -> str:
     return output
 
 
+def decode_internal_records(classpath: str, directory: Path, pairs: list[tuple[bytes, bytes | None]], decoder: str) -> str:
+    """Write `pairs` (key, value) as one batch stamped T0 to a new log in
+    `directory` (named like the internal topic's partition) and return what
+    DumpLogSegments prints with `decoder` (--offsets-decoder,
+    --transaction-log-decoder); it must decode every record."""
+    log = Log(directory, small_config(), clock=Clock(T0))
+    log.append(build_batch([NewRecord(key, value, timestamp=T0) for key, value in pairs]))
+    log.close()
+    result = subprocess.run(
+        ["java", "-cp", classpath, MAIN_CLASS, "--files", str(directory / "00000000000000000000.log"), decoder],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    output = result.stdout
+    assert "Exception" not in output and "Unknown" not in output, output
+    return output
+
+
 _BATCH = re.compile(r"^baseOffset: (\d+) lastOffset: (\d+) count: (\d+) .*deleteHorizonMs: (\S+) position: (\d+) "
                     r"(CreateTime|LogAppendTime): (\d+) size: (\d+) magic: 2 compresscodec: (\w+) crc: (\d+) isvalid: true$")
 # A null key or value is printed by leaving out "key:" / "payload:".

@@ -4,19 +4,13 @@ tests/storage/test_kafka_dump_log.py, whose classpath fixture is reused)."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
-
-from kwire_protocol.records.builder import build_batch
-from kwire_protocol.records.record import NewRecord
-from kwire_storage.log import Log
 
 from kwire.transactions import records
 from kwire.transactions.metadata import Transit
 from kwire.transactions.state import TransactionState
 
-from tests.storage.helpers import Clock, small_config
-from tests.storage.test_kafka_dump_log import MAIN_CLASS, classpath  # noqa: F401  (fixture)
+from tests.storage.test_kafka_dump_log import classpath, decode_internal_records  # noqa: F401  (fixture)
 
 T0 = 1_700_000_000_000
 
@@ -27,17 +21,7 @@ def test_dump_log_transaction_log_decoder_reads_kwire_records(tmp_path: Path, cl
     prepare = Transit(4001, 4001, 4002, 4, 3, 60000, TransactionState.PREPARE_COMMIT, ongoing.partitions, T0, T0 + 9, 2)
     complete = Transit(4001, 4001, -1, 4, 3, 60000, TransactionState.COMPLETE_COMMIT, frozenset(), T0, T0 + 10, 2)
     pairs = [(records.key("my-txn"), records.value(t)) for t in (empty, ongoing, prepare, complete)] + [(records.key("old-txn"), None)]
-    directory = tmp_path / "__transaction_state-7"
-    log = Log(directory, small_config(), clock=Clock(T0))
-    log.append(build_batch([NewRecord(k, v, timestamp=T0) for k, v in pairs]))
-    log.close()
-    result = subprocess.run(
-        ["java", "-cp", classpath, MAIN_CLASS, "--files", str(directory / "00000000000000000000.log"), "--transaction-log-decoder"],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout.replace(" ", "")
-    assert "Exception" not in out and "Unknown" not in out, out
+    out = decode_internal_records(classpath, tmp_path / "__transaction_state-7", pairs, "--transaction-log-decoder").replace(" ", "")
     assert out.count('"transactionalId":"my-txn"') == 4 and '"transactionalId":"old-txn"' in out, out
     assert out.count('"producerId":4001') == 4 and '"producerEpoch":4' in out and '"transactionTimeoutMs":60000' in out, out
     for state in (0, 1, 2, 4):
