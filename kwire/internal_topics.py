@@ -16,6 +16,9 @@ a coordinator adopts a partition.
   replication work).
 * Any failure to create the topic, or partitions without a ready leader yet,
   is COORDINATOR_NOT_AVAILABLE, which clients retry.
+* Records are appended only where this node leads the partition, committed
+  before the coordinator goes on (this node is the only in-sync replica);
+  storage errors become Kafka's error codes for the coordinator's answer.
 * A partition is read from its log start to its end, batch by batch; a
   corrupt batch stops the load there with an error in the log (what follows
   cannot be trusted to be in order).
@@ -31,7 +34,8 @@ from typing import Any, TypeVar
 from kwire_protocol.error_codes import ErrorCode
 from kwire_protocol.errors import CorruptRecordError
 from kwire_protocol.records.batch import split_batches
-from kwire_storage.log import Log
+from kwire_storage.errors import InvalidProducerEpochError, KafkaStorageError, RecordBatchTooLargeError
+from kwire_storage.log import AppendOrigin, Log
 
 from kwire.topic_admin import TopicRequest, create_topics
 
@@ -72,6 +76,30 @@ async def create_internal_topic(
     if topic is None or not broker.partitions_ready(topic):
         return ErrorCode.COORDINATOR_NOT_AVAILABLE
     return ErrorCode.NONE
+
+
+def append_batch(broker: Any, topic_name: str, partition: int, batch: bytes,
+                 origin: AppendOrigin = AppendOrigin.CLIENT) -> tuple[int, int]:
+    """Append `batch` to internal partition `topic_name`-`partition` as its
+    leader; (Kafka's error code, the batch's first offset or -1)."""
+    topic = broker.image.topic(topic_name)
+    state = topic.partition(partition) if topic is not None else None
+    if state is None:
+        return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1
+    if state.leader != broker.node_id:
+        return ErrorCode.NOT_LEADER_OR_FOLLOWER, -1
+    try:
+        info = broker.partitions.append(topic_name, partition, batch, state.leader_epoch, origin=origin)
+    except KeyError:
+        return ErrorCode.NOT_LEADER_OR_FOLLOWER, -1
+    except RecordBatchTooLargeError:
+        return ErrorCode.RECORD_LIST_TOO_LARGE, -1
+    except InvalidProducerEpochError:
+        return ErrorCode.INVALID_PRODUCER_EPOCH, -1
+    except KafkaStorageError as e:
+        log.error("append to %s-%d failed: %s", topic_name, partition, e)
+        return ErrorCode.KAFKA_STORAGE_ERROR, -1
+    return ErrorCode.NONE, info.first_offset
 
 
 def read_partition(partition_log: Log, take: Callable[[Any, int], Iterable[T]]) -> list[T]:

@@ -38,7 +38,6 @@ from typing import Any
 from kwire_protocol.error_codes import ErrorCode
 from kwire_protocol.records.builder import build_batch
 from kwire_protocol.records.record import NewRecord
-from kwire_storage.errors import InvalidProducerEpochError, KafkaStorageError, RecordBatchTooLargeError
 from kwire_storage.log import AppendOrigin, Log
 
 from kwire import internal_topics
@@ -60,32 +59,14 @@ class PartitionOffsetsLog:
 
     async def append(self, partition: int, records: list[tuple[bytes, bytes | None]],
                      producer: tuple[int, int] | None = None) -> tuple[int, int]:
-        broker = self.broker
-        topic = broker.image.topic(GROUP_METADATA_TOPIC)
-        state = topic.partition(partition) if topic is not None else None
-        if state is None:
-            return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1
-        if state.leader != broker.node_id:
-            return ErrorCode.NOT_LEADER_OR_FOLLOWER, -1
-        now = broker.clock_ms()
+        now = self.broker.clock_ms()
         new_records = [NewRecord(key, value, timestamp=now) for key, value in records]
         if producer is None:
             batch = build_batch(new_records)
         else:
             producer_id, producer_epoch = producer
             batch = build_batch(new_records, producer_id=producer_id, producer_epoch=producer_epoch, is_transactional=True)
-        try:
-            info = broker.partitions.append(GROUP_METADATA_TOPIC, partition, batch, state.leader_epoch, origin=AppendOrigin.COORDINATOR)
-        except KeyError:
-            return ErrorCode.NOT_LEADER_OR_FOLLOWER, -1
-        except RecordBatchTooLargeError:
-            return ErrorCode.RECORD_LIST_TOO_LARGE, -1
-        except InvalidProducerEpochError:
-            return ErrorCode.INVALID_PRODUCER_EPOCH, -1
-        except KafkaStorageError as e:
-            log.error("append to %s-%d failed: %s", GROUP_METADATA_TOPIC, partition, e)
-            return ErrorCode.KAFKA_STORAGE_ERROR, -1
-        return ErrorCode.NONE, info.first_offset
+        return internal_topics.append_batch(self.broker, GROUP_METADATA_TOPIC, partition, batch, AppendOrigin.COORDINATOR)
 
 
 def read_partition(partition_log: Log) -> list[rec.LogRecord | rec.TransactionMarker]:

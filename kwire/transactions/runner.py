@@ -41,12 +41,7 @@ from typing import Any
 from kwire_protocol.error_codes import ErrorCode
 from kwire_protocol.records.builder import build_batch
 from kwire_protocol.records.record import NewRecord
-from kwire_storage.errors import (
-    InvalidProducerEpochError,
-    KafkaStorageError,
-    RecordBatchTooLargeError,
-    TransactionCoordinatorFencedError,
-)
+from kwire_storage.errors import InvalidProducerEpochError, KafkaStorageError, TransactionCoordinatorFencedError
 from kwire_storage.log import Log
 
 from kwire import internal_topics
@@ -97,25 +92,10 @@ class TransactionStateLog:
         self.broker = broker
 
     async def append(self, partition: int, records: list[tuple[bytes, bytes | None]]) -> int:
-        broker = self.broker
-        topic = broker.image.topic(TRANSACTION_STATE_TOPIC)
-        state = topic.partition(partition) if topic is not None else None
-        if state is None:
-            return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-        if state.leader != broker.node_id:
-            return ErrorCode.NOT_LEADER_OR_FOLLOWER
-        now = broker.clock_ms()
+        now = self.broker.clock_ms()
         batch = build_batch([NewRecord(key, value, timestamp=now) for key, value in records])
-        try:
-            broker.partitions.append(TRANSACTION_STATE_TOPIC, partition, batch, state.leader_epoch)
-        except KeyError:
-            return ErrorCode.NOT_LEADER_OR_FOLLOWER
-        except RecordBatchTooLargeError:
-            return ErrorCode.RECORD_LIST_TOO_LARGE
-        except KafkaStorageError as e:
-            log.error("append to %s-%d failed: %s", TRANSACTION_STATE_TOPIC, partition, e)
-            return ErrorCode.KAFKA_STORAGE_ERROR
-        return ErrorCode.NONE
+        error, _offset = internal_topics.append_batch(self.broker, TRANSACTION_STATE_TOPIC, partition, batch)
+        return error
 
 
 def read_partition(partition_log: Log) -> list[tuple[bytes | None, bytes | None]]:
