@@ -1,9 +1,9 @@
-"""The coordinators' internal compacted topics: creating and reading them.
+"""The coordinators' internal compacted topics: creating, appending, reading.
 
 __consumer_offsets (kwire/groups/loader.py) and __transaction_state
 (kwire/transactions/runner.py) are created the same way, on the first
-FindCoordinator that needs them (as Kafka does), and read the same way when
-a coordinator adopts a partition.
+FindCoordinator that needs them (as Kafka does), written the same way, and
+read the same way when a coordinator adopts a partition.
 
 * The replication factor is the configured one (offsets.topic.replication.factor,
   transaction.state.log.replication.factor) capped to the live brokers, with a
@@ -20,8 +20,7 @@ a coordinator adopts a partition.
   before the coordinator goes on (this node is the only in-sync replica);
   storage errors become Kafka's error codes for the coordinator's answer.
 * A partition is read from its log start to its end, batch by batch; a
-  corrupt batch stops the load there with an error in the log (what follows
-  cannot be trusted to be in order).
+  corrupt batch stops the load there, with an error in the log.
 """
 
 from __future__ import annotations
