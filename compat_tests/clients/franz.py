@@ -18,7 +18,6 @@ is asked for the "uniform" assignor, with range for "range").
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -28,8 +27,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from compat_tests.clients.base import Adapter, ClientError, MemberProcess, Unsupported
+from compat_tests.clients.base import MemberProcess, Unsupported
 from compat_tests.clients.child import run_transform_child
+from compat_tests.clients.driver import DriverAdapter, decode_records, encode_records
 
 DRIVER_DIR = Path(__file__).resolve().parents[1] / "go" / "driver"
 PRODUCER = {"acks": "1", "linger_ms": 20}
@@ -80,54 +80,11 @@ def build_driver() -> Path:
     return binary
 
 
-def _b64(value: str | None) -> str | None:
-    return None if value is None else base64.b64encode(value.encode()).decode()
-
-
-def _text(value: str | None) -> str | None:
-    return None if value is None else base64.b64decode(value).decode(errors="backslashreplace")
-
-
-def _records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"key": _b64(r.get("key")), "value": _b64(r.get("value")), "partition": r.get("partition"),
-             "timestamp": r.get("timestamp"), "headers": [[k, _b64(v)] for k, v in r.get("headers", [])]} for r in records]
-
-
-def _consumed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"partition": r["partition"], "offset": r["offset"], "key": _text(r["key"]), "value": _text(r["value"]),
-             "headers": [[k, _text(v)] for k, v in r["headers"]], "timestamp": r["timestamp"], "timestamp_type": r["timestamp_type"]}
-            for r in records]
-
-
-class FranzAdapter(Adapter):
+class FranzAdapter(DriverAdapter):
     name = "franz-go"
 
-    def _run(self, command: dict[str, Any], timeout: float = 180) -> Any:
-        result = subprocess.run([str(build_driver()), self.bootstrap], input=json.dumps([command]),
-                                capture_output=True, text=True, timeout=timeout)
-        answers = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-        if result.returncode != 0 or len(answers) != 1:
-            raise RuntimeError(f"franz-go driver exited {result.returncode}:\n{result.stderr[-3000:]}")
-        if "error" in answers[0]:
-            raise ClientError(answers[0]["error"], answers[0].get("message") or "")
-        return answers[0]["ok"]
-
-    @staticmethod
-    def _per_name(answer: dict[str, Any]) -> dict[str, str | None]:
-        return {name: None if result is None else result["error"] for name, result in answer.items()}
-
-    def cluster(self) -> dict[str, Any]:
-        c = self._run({"op": "describe_cluster"})
-        return {"cluster_id": c["cluster_id"], "controller": c["controller"], "brokers": sorted([n["id"], n["host"], n["port"]] for n in c["nodes"])}
-
-    def list_topics(self) -> list[str]:
-        return sorted(self._run({"op": "list_topics"}))
-
-    def create_topics(self, specs: list[dict[str, Any]]) -> dict[str, str | None]:
-        return self._per_name(self._run({"op": "create_topics", "topics": specs}))
-
-    def delete_topics(self, names: list[str]) -> dict[str, str | None]:
-        return self._per_name(self._run({"op": "delete_topics", "topics": names}))
+    def _argv(self) -> list[str]:
+        return [str(build_driver()), self.bootstrap]
 
     def describe_topics(self, names: list[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -138,7 +95,7 @@ class FranzAdapter(Adapter):
     def produce(self, topic: str, records: list[dict[str, Any]], *, compression: str = "none",
                 config: dict[str, Any] | None = None, transactional: bool = False) -> list[dict[str, Any]]:
         config = {**PRODUCER, "compression": compression, **(config or {})}
-        command: dict[str, Any] = {"op": "produce", "topic": topic, "records": _records(records), "config": config}
+        command: dict[str, Any] = {"op": "produce", "topic": topic, "records": encode_records(records), "config": config}
         if transactional:
             command["transaction"] = "commit"
         return self._reported(self._run(command))
@@ -155,7 +112,7 @@ class FranzAdapter(Adapter):
     def fenced_transaction(self, topic: str, first: list[dict[str, Any]], second: list[dict[str, Any]],
                            late: list[dict[str, Any]], *, transactional_id: str) -> dict[str, Any]:
         return self._run({"op": "fenced_transaction", "topic": topic, "transactional_id": transactional_id,
-                          "first": _records(first), "second": _records(second), "late": _records(late)})
+                          "first": encode_records(first), "second": encode_records(second), "late": encode_records(late)})
 
     def transform_process(self, source: str, target: str, group: str, count: int, *, transactional_id: str,
                           crash: bool, timeout: float = 30.0) -> dict[str, Any]:
@@ -163,14 +120,11 @@ class FranzAdapter(Adapter):
         # through one, so unlike the other clients' workers it subscribes.
         command = {"op": "transform_worker", "source": source, "target": target, "group": group, "count": count,
                    "transactional_id": transactional_id, "hold": crash, "timeout_ms": int(timeout * 1000)}
-        return run_transform_child([str(build_driver()), self.bootstrap], [command], crash=crash, timeout=timeout + 60)
+        return run_transform_child(self._argv(), [command], crash=crash, timeout=timeout + 60)
 
     def consume(self, topic: str, partition: int, offset: int | str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
-        return _consumed(self._run({"op": "consume", "topic": topic, "partition": partition, "offset": offset, "count": count,
-                                    "timeout_ms": int(timeout * 1000)}))
-
-    def offsets(self, topic: str, partitions: list[int], times: list[int]) -> dict[str, Any]:
-        return self._run({"op": "offsets", "topic": topic, "partitions": partitions, "times": times})
+        return decode_records(self._run({"op": "consume", "topic": topic, "partition": partition, "offset": offset,
+                                          "count": count, "timeout_ms": int(timeout * 1000)}))
 
     def producer_config(self, *, acks: str | None = None, max_request_bytes: int | None = None,
                         retries: int | None = None) -> dict[str, Any]:
@@ -193,18 +147,7 @@ class FranzAdapter(Adapter):
             raise Unsupported(f"{self.name}: reset none without a committed offset starts at the end, no error")
         if start is None:
             command["group"] = f"compat-reset-{os.urandom(4).hex()}"
-        return _consumed(self._run(command))
-
-    def create_partitions(self, topic: str, count: int) -> str | None:
-        try:
-            self._run({"op": "create_partitions", "topic": topic, "count": count})
-        except ClientError as exc:
-            return exc.name
-        return None
-
-    def describe_configs(self, topic: str) -> dict[str, dict[str, Any]]:
-        return {c["name"]: {"value": c["value"], "source": c["source"], "read_only": c["read_only"], "sensitive": c["sensitive"]}
-                for c in self._run({"op": "describe_configs", "topic": topic})}
+        return decode_records(self._run(command))
 
     def alter_configs(self, topic: str, set: dict[str, str], delete: list[str] | None = None, *,
                       incremental: bool = True) -> None:
@@ -228,12 +171,6 @@ class FranzAdapter(Adapter):
         answer = self._run({"op": "describe_groups", "groups": groups, "protocol": protocol})
         return {name: {"error": g["error"]} if "error" in g else g for name, g in answer.items()}
 
-    def list_groups(self) -> dict[str, dict[str, Any]]:
-        return self._run({"op": "list_groups"})
-
-    def delete_groups(self, groups: list[str]) -> dict[str, str | None]:
-        return self._per_name(self._run({"op": "delete_groups", "groups": groups}))
-
     def group_offsets(self, group: str, topic: str) -> dict[str, Any]:
         answer = self._run({"op": "group_offsets", "group": group, "topic": topic})
         return {"committed": answer["committed"], "lag": answer["lag"]}
@@ -242,21 +179,21 @@ class FranzAdapter(Adapter):
                      instance_id: str | None = None) -> MemberProcess:
         command = {"op": "group_member", "topic": topic, "group": group, "session_timeout_ms": session_timeout_ms,
                    "instance_id": instance_id or ""}
-        return MemberProcess([str(build_driver()), self.bootstrap], f"franz-go member {instance_id or ''}".strip(),
+        return MemberProcess(self._argv(), f"franz-go member {instance_id or ''}".strip(),
                              stdin=json.dumps([command]).encode())
 
     # -- transactions ---------------------------------------------------------
 
     def produce_transaction(self, topic: str, records: list[dict[str, Any]], *, transactional_id: str,
                             commit: bool) -> list[dict[str, Any]]:
-        return self._reported(self._run({"op": "produce", "topic": topic, "records": _records(records),
+        return self._reported(self._run({"op": "produce", "topic": topic, "records": encode_records(records),
                                          "config": {"acks": "all", "transactional_id": transactional_id},
                                          "transaction": "commit" if commit else "abort"}))
 
     def consume_isolated(self, topic: str, partition: int, offset: int, count: int, *, isolation: str,
                          timeout: float = 10.0) -> list[dict[str, Any]]:
-        return _consumed(self._run({"op": "consume", "topic": topic, "partition": partition, "offset": offset, "count": count,
-                                    "timeout_ms": int(timeout * 1000), "config": {"isolation": isolation}}))
+        return decode_records(self._run({"op": "consume", "topic": topic, "partition": partition, "offset": offset,
+                                          "count": count, "timeout_ms": int(timeout * 1000), "config": {"isolation": isolation}}))
 
     def transform(self, source: str, target: str, group: str, count: int, *, transactional_id: str, commit: bool,
                   timeout: float = 30.0) -> dict[str, Any]:

@@ -7,7 +7,6 @@ run with enable.idempotence=false (acks=1) unless a scenario asks for idempotenc
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -15,8 +14,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from compat_tests.clients.base import JAVA_EXCEPTIONS, Adapter, ClientError, MemberProcess, Unsupported
+from compat_tests.clients.base import JAVA_EXCEPTIONS, ClientError, MemberProcess, Unsupported
 from compat_tests.clients.child import run_transform_child
+from compat_tests.clients.driver import DriverAdapter, b64, decode_records, encode_records
 
 DRIVER_DIR = Path(__file__).resolve().parents[1] / "java" / "driver"
 TARGET = DRIVER_DIR / "target"
@@ -48,23 +48,12 @@ def build_driver() -> str:
     return _classpath
 
 
-def _b64(value: str | None) -> str | None:
-    return None if value is None else base64.b64encode(value.encode()).decode()
-
-
-def _text(value: str | None) -> str | None:
-    return None if value is None else base64.b64decode(value).decode(errors="backslashreplace")
-
-
-def _error(answer: dict[str, Any]) -> str:
-    return JAVA_EXCEPTIONS.get(answer["error"], answer["error"])
-
-
 class JavaTransactions:
     """Idempotence, fencing and consume-transform-produce (TransactionCommands.java; see Adapter)."""
 
     bootstrap: str
     _run: Any
+    _argv: Any
 
     def idempotent_config(self) -> dict[str, Any]:
         return {"enable.idempotence": "true", "acks": "all"}  # kafka-clients' defaults, which PRODUCER turns off
@@ -77,9 +66,9 @@ class JavaTransactions:
 
     def consume_isolated(self, topic: str, partition: int, offset: int, count: int, *, isolation: str,
                          timeout: float = 10.0) -> list[dict[str, Any]]:
-        return JavaAdapter._records(self._run({"op": "consume", "topic": topic, "partition": partition, "offset": offset,
-                                               "count": count, "timeout_ms": int(timeout * 1000),
-                                               "config": {"isolation.level": isolation}}))
+        return decode_records(self._run({"op": "consume", "topic": topic, "partition": partition, "offset": offset,
+                                          "count": count, "timeout_ms": int(timeout * 1000),
+                                          "config": {"isolation.level": isolation}}))
 
     def fenced_transaction(self, topic: str, first: list[dict[str, Any]], second: list[dict[str, Any]],
                            late: list[dict[str, Any]], *, transactional_id: str) -> dict[str, Any]:
@@ -100,16 +89,15 @@ class JavaTransactions:
     def transform_process(self, source: str, target: str, group: str, count: int, *, transactional_id: str,
                           crash: bool, timeout: float = 30.0) -> dict[str, Any]:
         command = self._transform_command(source, target, group, count, transactional_id, True, crash, timeout)
-        argv = [*JVM, "-cp", build_driver(), "KafkaClientDriver", self.bootstrap]
         try:
-            return run_transform_child(argv, [command], crash=crash, timeout=timeout + 60)
+            return run_transform_child(self._argv(), [command], crash=crash, timeout=timeout + 60)
         except ClientError as exc:
             raise ClientError(JAVA_EXCEPTIONS.get(exc.name, exc.name), str(exc)) from exc
 
 
 def _java_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"key": _b64(r.get("key")), "value": _b64(r.get("value")), "partition": r.get("partition"),
-             "headers": [[k, _b64(v)] for k, v in r.get("headers", [])]} for r in records]
+    return [{"key": b64(r.get("key")), "value": b64(r.get("value")), "partition": r.get("partition"),
+             "headers": [[k, b64(v)] for k, v in r.get("headers", [])]} for r in records]
 
 
 def _assignor_config(protocol: str, assignor: str | None) -> dict[str, str]:
@@ -121,43 +109,14 @@ def _assignor_config(protocol: str, assignor: str | None) -> dict[str, str]:
     return {"group.remote.assignor": assignor}
 
 
-class JavaAdapter(JavaTransactions, Adapter):
+class JavaAdapter(JavaTransactions, DriverAdapter):
     name = "java"
 
-    def _run(self, command: dict[str, Any]) -> Any:
-        result = subprocess.run([*JVM, "-cp", build_driver(), "KafkaClientDriver", self.bootstrap], input=json.dumps([command]),
-                                capture_output=True, text=True, timeout=180)
-        answers = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-        if result.returncode != 0 or len(answers) != 1:
-            raise RuntimeError(f"java driver exited {result.returncode}:\n{result.stderr[-3000:]}")
-        if "error" in answers[0]:
-            raise ClientError(_error(answers[0]), answers[0].get("message") or "")
-        return answers[0]["ok"]
+    def _argv(self) -> list[str]:
+        return [*JVM, "-cp", build_driver(), "KafkaClientDriver", self.bootstrap]
 
-    def _per_topic(self, answer: dict[str, Any]) -> dict[str, str | None]:
-        return {name: None if result is None else _error(result) for name, result in answer.items()}
-
-    def cluster(self) -> dict[str, Any]:
-        c = self._run({"op": "describe_cluster"})
-        return {"cluster_id": c["cluster_id"], "controller": c["controller"], "brokers": sorted([n["id"], n["host"], n["port"]] for n in c["nodes"])}
-
-    def list_topics(self) -> list[str]:
-        return sorted(self._run({"op": "list_topics"}))
-
-    def create_topics(self, specs: list[dict[str, Any]]) -> dict[str, str | None]:
-        return self._per_topic(self._run({"op": "create_topics", "topics": specs}))
-
-    def delete_topics(self, names: list[str]) -> dict[str, str | None]:
-        return self._per_topic(self._run({"op": "delete_topics", "topics": names}))
-
-    def describe_topics(self, names: list[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name in names:  # the driver fails the whole call on one unknown topic
-            try:
-                out.update(self._run({"op": "describe_topics", "topics": [name]}))
-            except ClientError as exc:
-                out[name] = {"error": exc.name}
-        return out
+    def _error_name(self, failure: dict[str, Any]) -> str:
+        return JAVA_EXCEPTIONS.get(failure["error"], failure["error"])
 
     def produce(self, topic: str, records: list[dict[str, Any]], *, compression: str = "none",
                 config: dict[str, Any] | None = None, transactional: bool = False) -> list[dict[str, Any]]:
@@ -167,22 +126,14 @@ class JavaAdapter(JavaTransactions, Adapter):
             [written] = self._run({"op": "transactions", "topic": topic, "transactions": [{"records": _java_records(records), "commit": True}],
                                    "config": {**PRODUCER, **self.idempotent_config(), "compression.type": compression, **(config or {})}})
             return written
-        java_records = [{"key": _b64(r.get("key")), "value": _b64(r.get("value")), "partition": r.get("partition"),
-                         "timestamp": r.get("timestamp"), "headers": [[k, _b64(v)] for k, v in r.get("headers", [])]} for r in records]
-        return self._run({"op": "produce", "topic": topic, "records": java_records,
+        return self._run({"op": "produce", "topic": topic, "records": encode_records(records),
                           "config": {**PRODUCER, "compression.type": compression, **(config or {})}})
 
     def consume(self, topic: str, partition: int, offset: int | str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         if not isinstance(offset, int):
             raise ClientError("UNSUPPORTED", "the driver seeks to numeric offsets only")
-        return self._records(self._run({"op": "consume", "topic": topic, "partition": partition, "offset": offset, "count": count,
-                                        "timeout_ms": int(timeout * 1000)}))
-
-    @staticmethod
-    def _records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{"partition": r["partition"], "offset": r["offset"], "key": _text(r["key"]), "value": _text(r["value"]),
-                 "headers": [[k, _text(v)] for k, v in r["headers"]], "timestamp": r["timestamp"], "timestamp_type": r["timestamp_type"]}
-                for r in records]
+        return decode_records(self._run({"op": "consume", "topic": topic, "partition": partition, "offset": offset, "count": count,
+                                         "timeout_ms": int(timeout * 1000)}))
 
     def producer_config(self, *, acks: str | None = None, max_request_bytes: int | None = None,
                         retries: int | None = None) -> dict[str, Any]:
@@ -194,28 +145,14 @@ class JavaAdapter(JavaTransactions, Adapter):
         config = {"auto.offset.reset": reset, "fetch.max.wait.ms": max_wait_ms, "request.timeout.ms": max_wait_ms + 30000}
         if start is None:
             config["group.id"] = f"compat-reset-{uuid.uuid4().hex[:8]}"
-        return self._records(self._run({"op": "consume", "topic": topic, "partition": partition, "offset": start, "count": count,
-                                        "timeout_ms": int(timeout * 1000), "config": config}))
-
-    def create_partitions(self, topic: str, count: int) -> str | None:
-        try:
-            self._run({"op": "create_partitions", "topic": topic, "count": count})
-            return None
-        except ClientError as exc:
-            return exc.name
-
-    def describe_configs(self, topic: str) -> dict[str, dict[str, Any]]:
-        return {e["name"]: {"value": e["value"], "source": e["source"], "read_only": e["read_only"], "sensitive": e["sensitive"]}
-                for e in self._run({"op": "describe_configs", "topic": topic})}
+        return decode_records(self._run({"op": "consume", "topic": topic, "partition": partition, "offset": start, "count": count,
+                                         "timeout_ms": int(timeout * 1000), "config": config}))
 
     def alter_configs(self, topic: str, set: dict[str, str], delete: list[str] | None = None, *,
                       incremental: bool = True) -> None:
         if not incremental:
             raise Unsupported("java: kafka-clients 4.x has no legacy Admin.alterConfigs (removed in 4.0)")
         self._run({"op": "alter_configs", "topic": topic, "set": set, "delete": delete or []})
-
-    def offsets(self, topic: str, partitions: list[int], times: list[int]) -> dict[str, Any]:
-        return self._run({"op": "offsets", "topic": topic, "partitions": partitions, "times": times})
 
     def group_consume(self, topic: str, group: str, count: int, *, protocol: str = "classic", assignor: str | None = None,
                       assigned: int | None = None, timeout: float = 30.0) -> dict[str, Any]:
@@ -230,16 +167,7 @@ class JavaAdapter(JavaTransactions, Adapter):
     def describe_groups(self, groups: list[str], *, protocol: str = "classic") -> dict[str, Any]:
         # Admin.describeConsumerGroups picks DescribeGroups or ConsumerGroupDescribe by the group's type itself.
         answer = self._run({"op": "describe_groups", "groups": groups})
-        return {name: {"error": _error(g)} if "error" in g else g for name, g in answer.items()}
-
-    def list_groups(self) -> dict[str, dict[str, Any]]:
-        return self._run({"op": "list_groups"})
-
-    def delete_groups(self, groups: list[str]) -> dict[str, str | None]:
-        return self._per_topic(self._run({"op": "delete_groups", "groups": groups}))
-
-    def group_offsets(self, group: str, topic: str) -> dict[str, Any]:
-        return self._run({"op": "group_offsets", "group": group, "topic": topic})
+        return {name: {"error": self._error_name(g)} if "error" in g else g for name, g in answer.items()}
 
     def group_member(self, topic: str, group: str, *, session_timeout_ms: int = 6000,
                      instance_id: str | None = None) -> MemberProcess:

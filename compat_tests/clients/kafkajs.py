@@ -20,7 +20,6 @@ ListGroups (v0-v2) no group state or type (left out of its answer).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import fcntl
 import hashlib
@@ -33,8 +32,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from compat_tests.clients.base import Adapter, ClientError, MemberProcess, Unsupported, _code_name
+from compat_tests.clients.base import MemberProcess, Unsupported, _code_name
 from compat_tests.clients.child import run_transform_child
+from compat_tests.clients.driver import DriverAdapter, b64, decode_records, encode_records
 
 DRIVER_DIR = Path(__file__).resolve().parents[1] / "js" / "driver"
 NODE_MODULES = DRIVER_DIR / "node_modules"
@@ -81,73 +81,27 @@ def install_driver() -> None:
         _installed = True
 
 
-def _error(failure: dict[str, Any]) -> str:
-    """Kafka's name for a driver failure: by its code (kafkajs's own names are older for
-    some, e.g. NOT_LEADER_FOR_PARTITION), else the kafkajs error class."""
-    return _code_name(failure["code"]) if failure.get("code") else failure["error"]
-
-
-def _b64(value: str | None) -> str | None:
-    return None if value is None else base64.b64encode(value.encode()).decode()
-
-
-def _text(value: str | None) -> str | None:
-    return None if value is None else base64.b64decode(value).decode(errors="backslashreplace")
-
-
-class KafkajsAdapter(Adapter):
+class KafkajsAdapter(DriverAdapter):
     name = "kafkajs"
     sees_timestamp_type = False
 
-    def _run(self, command: dict[str, Any], timeout: float = 180) -> Any:
+    def _argv(self) -> list[str]:
         install_driver()
-        result = subprocess.run(["node", str(DRIVER_DIR / "driver.js"), self.bootstrap], input=json.dumps([command]),
-                                capture_output=True, text=True, timeout=timeout)
-        answers = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-        if result.returncode != 0 or len(answers) != 1:
-            raise RuntimeError(f"kafkajs driver exited {result.returncode}:\n{result.stderr[-3000:]}")
-        if "error" in answers[0]:
-            if answers[0]["error"] == "UNSUPPORTED":
-                raise Unsupported(f"kafkajs: {answers[0]['message']}")
-            raise ClientError(_error(answers[0]), answers[0].get("message") or "")
-        return answers[0]["ok"]
+        return ["node", str(DRIVER_DIR / "driver.js"), self.bootstrap]
 
-    def _per_name(self, answer: dict[str, Any]) -> dict[str, str | None]:
-        return {name: None if result is None else _error(result) for name, result in answer.items()}
+    def _error_name(self, failure: dict[str, Any]) -> str:
+        """Kafka's name for a driver failure: by its code (kafkajs's own names are older for
+        some, e.g. NOT_LEADER_FOR_PARTITION), else the kafkajs error class."""
+        return _code_name(failure["code"]) if failure.get("code") else failure["error"]
 
-    def cluster(self) -> dict[str, Any]:
-        c = self._run({"op": "describe_cluster"})
-        return {"cluster_id": c["cluster_id"], "controller": c["controller"], "brokers": sorted([n["id"], n["host"], n["port"]] for n in c["nodes"])}
+    def _failure(self, failure: dict[str, Any]) -> Exception:
+        if failure["error"] == "UNSUPPORTED":
+            return Unsupported(f"kafkajs: {failure['message']}")
+        return super()._failure(failure)
 
-    def list_topics(self) -> list[str]:
-        return sorted(self._run({"op": "list_topics"}))
-
-    def create_topics(self, specs: list[dict[str, Any]]) -> dict[str, str | None]:
-        return self._per_name(self._run({"op": "create_topics", "topics": specs}))
-
-    def delete_topics(self, names: list[str]) -> dict[str, str | None]:
-        return self._per_name(self._run({"op": "delete_topics", "topics": names}))
-
-    def describe_topics(self, names: list[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name in names:  # kafkajs fails the whole call on one unknown topic
-            try:
-                out.update(self._run({"op": "describe_topics", "topics": [name]}))
-            except ClientError as exc:
-                out[name] = {"error": exc.name}
-        return out
-
-    def create_partitions(self, topic: str, count: int) -> str | None:
-        try:
-            self._run({"op": "create_partitions", "topic": topic, "count": count})
-            return None
-        except ClientError as exc:
-            return exc.name
-
-    def describe_configs(self, topic: str) -> dict[str, dict[str, Any]]:
-        return {e["name"]: {"value": e["value"], "source": CONFIG_SOURCES.get(e["source"], str(e["source"])),
-                            "read_only": e["read_only"], "sensitive": e["sensitive"]}
-                for e in self._run({"op": "describe_configs", "topic": topic})}
+    @staticmethod
+    def _config_source(source: Any) -> str:
+        return CONFIG_SOURCES.get(source, str(source))
 
     def alter_configs(self, topic: str, set: dict[str, str], delete: list[str] | None = None, *,
                       incremental: bool = True) -> None:
@@ -171,19 +125,17 @@ class KafkajsAdapter(Adapter):
     def fenced_transaction(self, topic: str, first: list[dict[str, Any]], second: list[dict[str, Any]],
                            late: list[dict[str, Any]], *, transactional_id: str) -> dict[str, Any]:
         def records(rs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return [{"key": _b64(r.get("key")), "value": _b64(r.get("value")), "partition": r.get("partition")} for r in rs]
+            return [{"key": b64(r.get("key")), "value": b64(r.get("value")), "partition": r.get("partition")} for r in rs]
 
         answer = self._run({"op": "fenced_transaction", "topic": topic, "transactional_id": transactional_id,
                             "first": records(first), "second": records(second), "late": records(late)})
-        return {step: None if error is None else _error(error) for step, error in answer.items()}
+        return {step: None if error is None else self._error_name(error) for step, error in answer.items()}
 
     def transform_process(self, source: str, target: str, group: str, count: int, *, transactional_id: str,
                           crash: bool, timeout: float = 30.0) -> dict[str, Any]:
-        install_driver()
         command = {"op": "transform_worker", "source": source, "target": target, "group": group, "count": count,
                    "transactional_id": transactional_id, "hold": crash, "timeout_ms": int(timeout * 1000)}
-        argv = ["node", str(DRIVER_DIR / "driver.js"), self.bootstrap]
-        return run_transform_child(argv, [command], crash=crash, timeout=timeout + 60)
+        return run_transform_child(self._argv(), [command], crash=crash, timeout=timeout + 60)
 
     def produce(self, topic: str, records: list[dict[str, Any]], *, compression: str = "none",
                 config: dict[str, Any] | None = None, transactional: bool = False) -> list[dict[str, Any]]:
@@ -192,17 +144,13 @@ class KafkajsAdapter(Adapter):
 
     def _produce(self, topic: str, records: list[dict[str, Any]], config: dict[str, Any],
                  transaction: dict[str, Any] | None) -> list[dict[str, Any]]:
-        js_records = [{"key": _b64(r.get("key")), "value": _b64(r.get("value")), "partition": r.get("partition"),
-                       "timestamp": r.get("timestamp"), "headers": [[k, _b64(v)] for k, v in r.get("headers", [])]} for r in records]
-        return self._run({"op": "produce", "topic": topic, "records": js_records, "config": config, "transaction": transaction})
+        return self._run({"op": "produce", "topic": topic, "records": encode_records(records), "config": config,
+                          "transaction": transaction})
 
     def _consume(self, topic: str, partition: int, offset: int | str | None, count: int, timeout: float, *,
                  reset: str = "earliest", config: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        records = self._run({"op": "consume", "topic": topic, "partition": partition, "offset": offset, "count": count,
-                             "reset": reset, "timeout_ms": int(timeout * 1000), "config": config or {}})
-        return [{"partition": r["partition"], "offset": r["offset"], "key": _text(r["key"]), "value": _text(r["value"]),
-                 "headers": [[k, _text(v)] for k, v in r["headers"]], "timestamp": r["timestamp"], "timestamp_type": r["timestamp_type"]}
-                for r in records]
+        return decode_records(self._run({"op": "consume", "topic": topic, "partition": partition, "offset": offset, "count": count,
+                                         "reset": reset, "timeout_ms": int(timeout * 1000), "config": config or {}}))
 
     def consume(self, topic: str, partition: int, offset: int | str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         return self._consume(topic, partition, offset, count, timeout)
@@ -217,9 +165,6 @@ class KafkajsAdapter(Adapter):
                          timeout: float = 10.0) -> list[dict[str, Any]]:
         return self._consume(topic, partition, offset, count, timeout,
                              config={"readUncommitted": {"read_committed": False, "read_uncommitted": True}[isolation]})
-
-    def offsets(self, topic: str, partitions: list[int], times: list[int]) -> dict[str, Any]:
-        return self._run({"op": "offsets", "topic": topic, "partitions": partitions, "times": times})
 
     @staticmethod
     def _classic(protocol: str, assignor: str | None) -> None:
@@ -244,24 +189,13 @@ class KafkajsAdapter(Adapter):
                      instance_id: str | None = None) -> MemberProcess:
         if instance_id is not None:
             raise Unsupported("kafkajs: no static membership (group.instance.id)")
-        install_driver()
         command = {"op": "group_member", "topic": topic, "group": group, "session_timeout_ms": session_timeout_ms}
-        return MemberProcess(["node", str(DRIVER_DIR / "driver.js"), self.bootstrap], "kafkajs member",
-                             stdin=json.dumps([command]).encode())
+        return MemberProcess(self._argv(), "kafkajs member", stdin=json.dumps([command]).encode())
 
     def describe_groups(self, groups: list[str], *, protocol: str = "classic") -> dict[str, Any]:
         self._classic(protocol, None)
         return {group: {"error": _code_name(d["error_code"])} if "error_code" in d else d
                 for group, d in self._run({"op": "describe_groups", "groups": groups}).items()}
-
-    def list_groups(self) -> dict[str, dict[str, Any]]:
-        return self._run({"op": "list_groups"})
-
-    def delete_groups(self, groups: list[str]) -> dict[str, str | None]:
-        return self._per_name(self._run({"op": "delete_groups", "groups": groups}))
-
-    def group_offsets(self, group: str, topic: str) -> dict[str, Any]:
-        return self._run({"op": "group_offsets", "group": group, "topic": topic})
 
     def produce_transaction(self, topic: str, records: list[dict[str, Any]], *, transactional_id: str,
                             commit: bool) -> list[dict[str, Any]]:
