@@ -3,6 +3,7 @@ package main
 // Topic, config and cluster commands through kadm.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -22,6 +23,18 @@ func (d *driver) admin() (*kadm.Client, error) {
 	return kadm.NewClient(client), nil
 }
 
+// withAdmin runs call with a fresh admin client, bounded by callTimeout.
+func (d *driver) withAdmin(call func(ctx context.Context, admin *kadm.Client) (any, error)) (any, error) {
+	admin, err := d.admin()
+	if err != nil {
+		return nil, err
+	}
+	defer admin.Close()
+	ctx, cancel := bounded(0)
+	defer cancel()
+	return call(ctx, admin)
+}
+
 type topicSpec struct {
 	Name              string            `json:"name"`
 	Partitions        int32             `json:"partitions"`
@@ -36,49 +49,39 @@ func (d *driver) createTopics(raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	admin, err := d.admin()
-	if err != nil {
-		return nil, err
-	}
-	defer admin.Close()
-	ctx, cancel := bounded(0)
-	defer cancel()
-	out := map[string]any{}
-	for _, spec := range command.Topics {
-		partitions, rf := spec.Partitions, spec.ReplicationFactor
-		if partitions == 0 {
-			partitions = 1
+	return d.withAdmin(func(ctx context.Context, admin *kadm.Client) (any, error) {
+		out := map[string]any{}
+		for _, spec := range command.Topics {
+			partitions, rf := spec.Partitions, spec.ReplicationFactor
+			if partitions == 0 {
+				partitions = 1
+			}
+			if rf == 0 {
+				rf = 1
+			}
+			configs := map[string]*string{}
+			for name, value := range spec.Configs {
+				configs[name] = kadm.StringPtr(value)
+			}
+			// One request per topic: kadm gives every topic of a request the same partition count.
+			created, err := admin.CreateTopics(ctx, partitions, rf, configs, spec.Name)
+			if err != nil {
+				return nil, err
+			}
+			out[spec.Name] = perName(created[spec.Name].Err)
 		}
-		if rf == 0 {
-			rf = 1
-		}
-		configs := map[string]*string{}
-		for name, value := range spec.Configs {
-			configs[name] = kadm.StringPtr(value)
-		}
-		// One request per topic: kadm gives every topic of a request the same partition count.
-		created, err := admin.CreateTopics(ctx, partitions, rf, configs, spec.Name)
-		if err != nil {
-			return nil, err
-		}
-		out[spec.Name] = perName(created[spec.Name].Err)
-	}
-	return out, nil
+		return out, nil
+	})
 }
 
 func (d *driver) listTopics(json.RawMessage) (any, error) {
-	admin, err := d.admin()
-	if err != nil {
-		return nil, err
-	}
-	defer admin.Close()
-	ctx, cancel := bounded(0)
-	defer cancel()
-	topics, err := admin.ListTopics(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return topics.Names(), nil
+	return d.withAdmin(func(ctx context.Context, admin *kadm.Client) (any, error) {
+		topics, err := admin.ListTopics(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return topics.Names(), nil
+	})
 }
 
 func (d *driver) describeTopics(raw json.RawMessage) (any, error) {
@@ -88,35 +91,30 @@ func (d *driver) describeTopics(raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	admin, err := d.admin()
-	if err != nil {
-		return nil, err
-	}
-	defer admin.Close()
-	ctx, cancel := bounded(0)
-	defer cancel()
-	topics, err := admin.ListTopicsWithInternal(ctx, command.Topics...)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]any{}
-	for _, name := range command.Topics {
-		topic, ok := topics[name]
-		if !ok {
-			return nil, fmt.Errorf("topic %s is not in the answer", name)
+	return d.withAdmin(func(ctx context.Context, admin *kadm.Client) (any, error) {
+		topics, err := admin.ListTopicsWithInternal(ctx, command.Topics...)
+		if err != nil {
+			return nil, err
 		}
-		if topic.Err != nil {
-			out[name] = perName(topic.Err)
-			continue
+		out := map[string]any{}
+		for _, name := range command.Topics {
+			topic, ok := topics[name]
+			if !ok {
+				return nil, fmt.Errorf("topic %s is not in the answer", name)
+			}
+			if topic.Err != nil {
+				out[name] = perName(topic.Err)
+				continue
+			}
+			partitions := []any{}
+			for _, p := range topic.Partitions.Sorted() {
+				partitions = append(partitions, map[string]any{"partition": p.Partition, "leader": p.Leader,
+					"replicas": sorted32(p.Replicas), "isr": sorted32(p.ISR)})
+			}
+			out[name] = map[string]any{"id": topic.ID.String(), "internal": topic.IsInternal, "partitions": partitions}
 		}
-		partitions := []any{}
-		for _, p := range topic.Partitions.Sorted() {
-			partitions = append(partitions, map[string]any{"partition": p.Partition, "leader": p.Leader,
-				"replicas": sorted32(p.Replicas), "isr": sorted32(p.ISR)})
-		}
-		out[name] = map[string]any{"id": topic.ID.String(), "internal": topic.IsInternal, "partitions": partitions}
-	}
-	return out, nil
+		return out, nil
+	})
 }
 
 func sorted32(values []int32) []int32 {
@@ -132,22 +130,17 @@ func (d *driver) deleteTopics(raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	admin, err := d.admin()
-	if err != nil {
-		return nil, err
-	}
-	defer admin.Close()
-	ctx, cancel := bounded(0)
-	defer cancel()
-	deleted, err := admin.DeleteTopics(ctx, command.Topics...)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]any{}
-	for _, name := range command.Topics {
-		out[name] = perName(deleted[name].Err)
-	}
-	return out, nil
+	return d.withAdmin(func(ctx context.Context, admin *kadm.Client) (any, error) {
+		deleted, err := admin.DeleteTopics(ctx, command.Topics...)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]any{}
+		for _, name := range command.Topics {
+			out[name] = perName(deleted[name].Err)
+		}
+		return out, nil
+	})
 }
 
 func (d *driver) createPartitions(raw json.RawMessage) (any, error) {
@@ -158,18 +151,13 @@ func (d *driver) createPartitions(raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	admin, err := d.admin()
-	if err != nil {
-		return nil, err
-	}
-	defer admin.Close()
-	ctx, cancel := bounded(0)
-	defer cancel()
-	answer, err := admin.UpdatePartitions(ctx, command.Count, command.Topic)
-	if err != nil {
-		return nil, err
-	}
-	return nil, answer.Error()
+	return d.withAdmin(func(ctx context.Context, admin *kadm.Client) (any, error) {
+		answer, err := admin.UpdatePartitions(ctx, command.Count, command.Topic)
+		if err != nil {
+			return nil, err
+		}
+		return nil, answer.Error()
+	})
 }
 
 // describeConfigs sends DescribeConfigs itself (kmsg): kadm's Config has no read-only flag.
@@ -229,44 +217,34 @@ func (d *driver) alterConfigs(raw json.RawMessage) (any, error) {
 	for _, name := range command.Delete {
 		alters = append(alters, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: name})
 	}
-	admin, err := d.admin()
-	if err != nil {
-		return nil, err
-	}
-	defer admin.Close()
-	ctx, cancel := bounded(0)
-	defer cancel()
-	alter := admin.AlterTopicConfigs
-	if command.Incremental != nil && !*command.Incremental {
-		alter = admin.AlterTopicConfigsState
-	}
-	answer, err := alter(ctx, alters, command.Topic)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range answer {
-		if r.Err != nil {
-			return nil, r.Err
+	return d.withAdmin(func(ctx context.Context, admin *kadm.Client) (any, error) {
+		alter := admin.AlterTopicConfigs
+		if command.Incremental != nil && !*command.Incremental {
+			alter = admin.AlterTopicConfigsState
 		}
-	}
-	return nil, nil
+		answer, err := alter(ctx, alters, command.Topic)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range answer {
+			if r.Err != nil {
+				return nil, r.Err
+			}
+		}
+		return nil, nil
+	})
 }
 
 func (d *driver) describeCluster(json.RawMessage) (any, error) {
-	admin, err := d.admin()
-	if err != nil {
-		return nil, err
-	}
-	defer admin.Close()
-	ctx, cancel := bounded(0)
-	defer cancel()
-	metadata, err := admin.BrokerMetadata(ctx)
-	if err != nil {
-		return nil, err
-	}
-	nodes := []any{}
-	for _, b := range metadata.Brokers {
-		nodes = append(nodes, map[string]any{"id": b.NodeID, "host": b.Host, "port": b.Port})
-	}
-	return map[string]any{"cluster_id": metadata.Cluster, "controller": metadata.Controller, "nodes": nodes}, nil
+	return d.withAdmin(func(ctx context.Context, admin *kadm.Client) (any, error) {
+		metadata, err := admin.BrokerMetadata(ctx)
+		if err != nil {
+			return nil, err
+		}
+		nodes := []any{}
+		for _, b := range metadata.Brokers {
+			nodes = append(nodes, map[string]any{"id": b.NodeID, "host": b.Host, "port": b.Port})
+		}
+		return map[string]any{"cluster_id": metadata.Cluster, "controller": metadata.Controller, "nodes": nodes}, nil
+	})
 }

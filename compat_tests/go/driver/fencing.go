@@ -5,7 +5,6 @@ package main
 // mid-transaction, whose successor (same transactional id and group) takes over.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -129,22 +128,9 @@ func (d *driver) transformWorker(raw json.RawMessage) (any, error) {
 	if err := session.Begin(); err != nil {
 		return nil, err
 	}
-	records := []any{}
-	for len(records) < command.Count && ctx.Err() == nil {
-		short, stop := context.WithTimeout(ctx, 100*time.Millisecond)
-		fetches := session.PollRecords(short, command.Count-len(records))
-		stop()
-		if err := fetchError(fetches); err != nil {
-			return nil, err
-		}
-		for _, r := range fetches.Records() {
-			records = append(records, map[string]any{"partition": r.Partition, "offset": r.Offset, "value": string(r.Value)})
-			out := &kgo.Record{Topic: command.Target, Key: r.Key, Value: r.Value, Partition: 0}
-			if err := session.ProduceSync(ctx, out).FirstErr(); err != nil {
-				session.End(ctx, kgo.TryAbort)
-				return nil, err
-			}
-		}
+	records, err := copyRecords(ctx, session, command.Count, command.Target, false)
+	if err != nil {
+		return nil, err
 	}
 	result := map[string]any{"records": records}
 	if command.Hold {

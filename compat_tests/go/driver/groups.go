@@ -300,16 +300,31 @@ func (d *driver) describeGroups(raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	admin, err := d.admin()
-	if err != nil {
-		return nil, err
-	}
-	defer admin.Close()
-	ctx, cancel := bounded(0)
-	defer cancel()
-	out := map[string]any{}
-	if command.Protocol == "consumer" { // KIP-848 groups through ConsumerGroupDescribe
-		described, err := admin.DescribeConsumerGroups(ctx, command.Groups...)
+	return d.withAdmin(func(ctx context.Context, admin *kadm.Client) (any, error) {
+		out := map[string]any{}
+		if command.Protocol == "consumer" { // KIP-848 groups through ConsumerGroupDescribe
+			described, err := admin.DescribeConsumerGroups(ctx, command.Groups...)
+			if err != nil && len(described) == 0 {
+				return nil, err
+			}
+			for _, name := range command.Groups {
+				g, ok := described[name]
+				if !ok {
+					return nil, fmt.Errorf("group %s is not in the answer", name)
+				}
+				if g.Err != nil {
+					out[name] = perName(g.Err)
+					continue
+				}
+				members := []any{}
+				for _, m := range g.Members {
+					members = append(members, map[string]any{"client_id": m.ClientID, "assigned": topicPartitions(m.Assignment)})
+				}
+				out[name] = map[string]any{"state": g.State, "assignor": g.AssignorName, "members": members}
+			}
+			return out, nil
+		}
+		described, err := admin.DescribeGroups(ctx, command.Groups...)
 		if err != nil && len(described) == 0 {
 			return nil, err
 		}
@@ -324,40 +339,20 @@ func (d *driver) describeGroups(raw json.RawMessage) (any, error) {
 			}
 			members := []any{}
 			for _, m := range g.Members {
-				members = append(members, map[string]any{"client_id": m.ClientID, "assigned": topicPartitions(m.Assignment)})
-			}
-			out[name] = map[string]any{"state": g.State, "assignor": g.AssignorName, "members": members}
-		}
-		return out, nil
-	}
-	described, err := admin.DescribeGroups(ctx, command.Groups...)
-	if err != nil && len(described) == 0 {
-		return nil, err
-	}
-	for _, name := range command.Groups {
-		g, ok := described[name]
-		if !ok {
-			return nil, fmt.Errorf("group %s is not in the answer", name)
-		}
-		if g.Err != nil {
-			out[name] = perName(g.Err)
-			continue
-		}
-		members := []any{}
-		for _, m := range g.Members {
-			assigned := []any{}
-			if c, ok := m.Assigned.AsConsumer(); ok {
-				for _, t := range c.Topics {
-					for _, p := range t.Partitions {
-						assigned = append(assigned, []any{t.Topic, p})
+				assigned := []any{}
+				if c, ok := m.Assigned.AsConsumer(); ok {
+					for _, t := range c.Topics {
+						for _, p := range t.Partitions {
+							assigned = append(assigned, []any{t.Topic, p})
+						}
 					}
 				}
+				members = append(members, map[string]any{"client_id": m.ClientID, "assigned": assigned})
 			}
-			members = append(members, map[string]any{"client_id": m.ClientID, "assigned": assigned})
+			out[name] = map[string]any{"state": g.State, "protocol_type": g.ProtocolType, "protocol": g.Protocol, "members": members}
 		}
-		out[name] = map[string]any{"state": g.State, "protocol_type": g.ProtocolType, "protocol": g.Protocol, "members": members}
-	}
-	return out, nil
+		return out, nil
+	})
 }
 
 func topicPartitions(set kadm.TopicsSet) []any {
@@ -371,22 +366,17 @@ func topicPartitions(set kadm.TopicsSet) []any {
 }
 
 func (d *driver) listGroups(json.RawMessage) (any, error) {
-	admin, err := d.admin()
-	if err != nil {
-		return nil, err
-	}
-	defer admin.Close()
-	ctx, cancel := bounded(0)
-	defer cancel()
-	listed, err := admin.ListGroups(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]any{}
-	for name, g := range listed {
-		out[name] = map[string]any{"state": g.State, "protocol_type": g.ProtocolType, "group_type": g.GroupType}
-	}
-	return out, nil
+	return d.withAdmin(func(ctx context.Context, admin *kadm.Client) (any, error) {
+		listed, err := admin.ListGroups(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]any{}
+		for name, g := range listed {
+			out[name] = map[string]any{"state": g.State, "protocol_type": g.ProtocolType, "group_type": g.GroupType}
+		}
+		return out, nil
+	})
 }
 
 func (d *driver) deleteGroups(raw json.RawMessage) (any, error) {
@@ -396,26 +386,21 @@ func (d *driver) deleteGroups(raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	admin, err := d.admin()
-	if err != nil {
-		return nil, err
-	}
-	defer admin.Close()
-	ctx, cancel := bounded(0)
-	defer cancel()
-	deleted, err := admin.DeleteGroups(ctx, command.Groups...)
-	if err != nil && len(deleted) == 0 {
-		return nil, err
-	}
-	out := map[string]any{}
-	for _, name := range command.Groups {
-		r, ok := deleted[name]
-		if !ok {
-			return nil, fmt.Errorf("no answer for group %s", name)
+	return d.withAdmin(func(ctx context.Context, admin *kadm.Client) (any, error) {
+		deleted, err := admin.DeleteGroups(ctx, command.Groups...)
+		if err != nil && len(deleted) == 0 {
+			return nil, err
 		}
-		out[name] = perName(r.Err)
-	}
-	return out, nil
+		out := map[string]any{}
+		for _, name := range command.Groups {
+			r, ok := deleted[name]
+			if !ok {
+				return nil, fmt.Errorf("no answer for group %s", name)
+			}
+			out[name] = perName(r.Err)
+		}
+		return out, nil
+	})
 }
 
 // groupOffsets: committed offsets and lag (kadm.Lag: end offset minus commit).
@@ -427,31 +412,26 @@ func (d *driver) groupOffsets(raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	admin, err := d.admin()
-	if err != nil {
-		return nil, err
-	}
-	defer admin.Close()
-	ctx, cancel := bounded(0)
-	defer cancel()
-	lags, err := admin.Lag(ctx, command.Group)
-	if err != nil {
-		return nil, err
-	}
-	described, ok := lags[command.Group]
-	if !ok {
-		return nil, fmt.Errorf("no lag for group %s", command.Group)
-	}
-	if err := described.Error(); err != nil {
-		return nil, err
-	}
-	committed, lag := map[string]any{}, map[string]any{}
-	for p, l := range described.Lag[command.Topic] {
-		if l.Err != nil {
-			return nil, l.Err
+	return d.withAdmin(func(ctx context.Context, admin *kadm.Client) (any, error) {
+		lags, err := admin.Lag(ctx, command.Group)
+		if err != nil {
+			return nil, err
 		}
-		committed[strconv.Itoa(int(p))] = l.Commit.At
-		lag[strconv.Itoa(int(p))] = l.Lag
-	}
-	return map[string]any{"state": described.State, "committed": committed, "lag": lag}, nil
+		described, ok := lags[command.Group]
+		if !ok {
+			return nil, fmt.Errorf("no lag for group %s", command.Group)
+		}
+		if err := described.Error(); err != nil {
+			return nil, err
+		}
+		committed, lag := map[string]any{}, map[string]any{}
+		for p, l := range described.Lag[command.Topic] {
+			if l.Err != nil {
+				return nil, l.Err
+			}
+			committed[strconv.Itoa(int(p))] = l.Commit.At
+			lag[strconv.Itoa(int(p))] = l.Lag
+		}
+		return map[string]any{"state": described.State, "committed": committed, "lag": lag}, nil
+	})
 }

@@ -316,62 +316,57 @@ func (d *driver) offsets(raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	admin, err := d.admin()
-	if err != nil {
-		return nil, err
-	}
-	defer admin.Close()
-	ctx, cancel := bounded(0)
-	defer cancel()
-	byPartition := func(listed kadm.ListedOffsets, found func(kadm.ListedOffset) any) (map[string]any, error) {
-		if err := listed.Error(); err != nil {
-			return nil, err
-		}
-		out := map[string]any{}
-		for _, p := range command.Partitions {
-			offset, ok := listed.Lookup(command.Topic, p)
-			if !ok {
-				return nil, fmt.Errorf("no offset listed for partition %d", p)
+	return d.withAdmin(func(ctx context.Context, admin *kadm.Client) (any, error) {
+		byPartition := func(listed kadm.ListedOffsets, found func(kadm.ListedOffset) any) (map[string]any, error) {
+			if err := listed.Error(); err != nil {
+				return nil, err
 			}
-			out[strconv.Itoa(int(p))] = found(offset)
+			out := map[string]any{}
+			for _, p := range command.Partitions {
+				offset, ok := listed.Lookup(command.Topic, p)
+				if !ok {
+					return nil, fmt.Errorf("no offset listed for partition %d", p)
+				}
+				out[strconv.Itoa(int(p))] = found(offset)
+			}
+			return out, nil
 		}
-		return out, nil
-	}
-	plain := func(o kadm.ListedOffset) any { return o.Offset }
-	start, err := admin.ListStartOffsets(ctx, command.Topic)
-	if err != nil {
-		return nil, err
-	}
-	beginning, err := byPartition(start, plain)
-	if err != nil {
-		return nil, err
-	}
-	end, err := admin.ListEndOffsets(ctx, command.Topic)
-	if err != nil {
-		return nil, err
-	}
-	ends, err := byPartition(end, plain)
-	if err != nil {
-		return nil, err
-	}
-	forTimes := map[string]any{}
-	for _, ms := range command.Times {
-		listed, err := admin.ListOffsetsAfterMilli(ctx, ms, command.Topic)
+		plain := func(o kadm.ListedOffset) any { return o.Offset }
+		start, err := admin.ListStartOffsets(ctx, command.Topic)
 		if err != nil {
 			return nil, err
 		}
-		// kadm answers "nothing at or after ms" with the end offset and timestamp -1
-		// (Kafka answers offset -1); null, as Java's offsetsForTimes says it.
-		found, err := byPartition(listed, func(o kadm.ListedOffset) any {
-			if o.Offset < 0 || o.Timestamp < 0 {
-				return nil
-			}
-			return []int64{o.Offset, o.Timestamp}
-		})
+		beginning, err := byPartition(start, plain)
 		if err != nil {
 			return nil, err
 		}
-		forTimes[strconv.FormatInt(ms, 10)] = found
-	}
-	return map[string]any{"beginning": beginning, "end": ends, "for_times": forTimes}, nil
+		end, err := admin.ListEndOffsets(ctx, command.Topic)
+		if err != nil {
+			return nil, err
+		}
+		ends, err := byPartition(end, plain)
+		if err != nil {
+			return nil, err
+		}
+		forTimes := map[string]any{}
+		for _, ms := range command.Times {
+			listed, err := admin.ListOffsetsAfterMilli(ctx, ms, command.Topic)
+			if err != nil {
+				return nil, err
+			}
+			// kadm answers "nothing at or after ms" with the end offset and timestamp -1
+			// (Kafka answers offset -1); null, as Java's offsetsForTimes says it.
+			found, err := byPartition(listed, func(o kadm.ListedOffset) any {
+				if o.Offset < 0 || o.Timestamp < 0 {
+					return nil
+				}
+				return []int64{o.Offset, o.Timestamp}
+			})
+			if err != nil {
+				return nil, err
+			}
+			forTimes[strconv.FormatInt(ms, 10)] = found
+		}
+		return map[string]any{"beginning": beginning, "end": ends, "for_times": forTimes}, nil
+	})
 }

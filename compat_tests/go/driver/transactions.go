@@ -46,26 +46,41 @@ func (d *driver) transform(raw json.RawMessage) (any, error) {
 	if err := session.Begin(); err != nil {
 		return nil, err
 	}
-	records := []any{}
-	for len(records) < command.Count && ctx.Err() == nil {
-		short, stop := context.WithTimeout(ctx, 100*time.Millisecond)
-		fetches := session.PollRecords(short, command.Count-len(records))
-		stop()
-		if err := fetchError(fetches); err != nil {
-			return nil, err
-		}
-		for _, r := range fetches.Records() {
-			records = append(records, map[string]any{"partition": r.Partition, "offset": r.Offset, "value": string(r.Value)})
-			out := &kgo.Record{Topic: command.Output, Key: r.Key, Value: r.Value, Partition: r.Partition}
-			if err := session.ProduceSync(ctx, out).FirstErr(); err != nil {
-				session.End(ctx, kgo.TryAbort)
-				return nil, err
-			}
-		}
+	records, err := copyRecords(ctx, session, command.Count, command.Output, true)
+	if err != nil {
+		return nil, err
 	}
 	committed, err := session.End(ctx, command.Transaction == "commit")
 	if err != nil {
 		return nil, err
 	}
 	return map[string]any{"records": records, "committed": committed}, nil
+}
+
+// copyRecords polls count records in session's transaction and produces each to output: to
+// its own partition (samePartition) or to partition 0. The answer lists what was read; a
+// failed produce aborts the transaction.
+func copyRecords(ctx context.Context, session *kgo.GroupTransactSession, count int, output string,
+	samePartition bool) ([]any, error) {
+	records := []any{}
+	for len(records) < count && ctx.Err() == nil {
+		short, stop := context.WithTimeout(ctx, 100*time.Millisecond)
+		fetches := session.PollRecords(short, count-len(records))
+		stop()
+		if err := fetchError(fetches); err != nil {
+			return nil, err
+		}
+		for _, r := range fetches.Records() {
+			records = append(records, map[string]any{"partition": r.Partition, "offset": r.Offset, "value": string(r.Value)})
+			out := &kgo.Record{Topic: output, Key: r.Key, Value: r.Value}
+			if samePartition {
+				out.Partition = r.Partition
+			}
+			if err := session.ProduceSync(ctx, out).FirstErr(); err != nil {
+				session.End(ctx, kgo.TryAbort)
+				return nil, err
+			}
+		}
+	}
+	return records, nil
 }
