@@ -266,16 +266,9 @@ public class KafkaClientDriver {
     // -- producer and consumer ------------------------------------------------
 
     private Object produce(Map<String, Object> command) throws Exception {
-        Properties config = new Properties();
-        config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        config.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) TIMEOUT_MS);
-        config.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 15_000);
-        config.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, TIMEOUT_MS);
-        map(command.getOrDefault("config", Map.of())).forEach((k, v) -> config.put(k, String.valueOf(v)));
         String topic = (String) command.get("topic");
         List<Future<RecordMetadata>> sent = new ArrayList<>();
-        try (KafkaProducer<byte[], byte[]> producer =
-                 new KafkaProducer<>(config, new ByteArraySerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<byte[], byte[]> producer = producer(command)) {
             for (Object item : (List<?>) command.get("records")) {
                 Map<String, Object> r = map(item);
                 RecordHeaders headers = new RecordHeaders();
@@ -309,16 +302,9 @@ public class KafkaClientDriver {
      * offsets through sendOffsetsToTransaction), then commits or aborts.
      * Answers per transaction the records' partitions and offsets. */
     private Object transactions(Map<String, Object> command) throws Exception {
-        Properties config = new Properties();
-        config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-        config.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) TIMEOUT_MS);
-        config.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 15_000);
-        config.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, TIMEOUT_MS);
-        map(command.getOrDefault("config", Map.of())).forEach((k, v) -> config.put(k, String.valueOf(v)));
         String topic = (String) command.get("topic");
         List<Object> out = new ArrayList<>();
-        try (KafkaProducer<byte[], byte[]> producer =
-                 new KafkaProducer<>(config, new ByteArraySerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<byte[], byte[]> producer = producer(command)) {
             producer.initTransactions();
             for (Object item : (List<?>) command.get("transactions")) {
                 Map<String, Object> txn = map(item);
@@ -356,6 +342,16 @@ public class KafkaClientDriver {
             }
         }
         return out;
+    }
+
+    private KafkaProducer<byte[], byte[]> producer(Map<String, Object> command) {
+        Properties config = new Properties();
+        config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        config.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) TIMEOUT_MS);
+        config.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 15_000);
+        config.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, TIMEOUT_MS);
+        map(command.getOrDefault("config", Map.of())).forEach((k, v) -> config.put(k, String.valueOf(v)));
+        return new KafkaProducer<>(config, new ByteArraySerializer(), new ByteArraySerializer());
     }
 
     private KafkaConsumer<byte[], byte[]> consumer(Map<String, Object> command) {
