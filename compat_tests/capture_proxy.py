@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
 import time
 from dataclasses import dataclass, field
+
+from compat_tests.tcp_relay import POLL_SECONDS, TcpRelay
 
 _REQUEST_PREFIX = struct.Struct(">hhi")
 _SIZE = struct.Struct(">i")
 # Refuse to buffer frames larger than this (Kafka's default socket.request.max.bytes is 100 MiB).
 MAX_FRAME = 100 * 1024 * 1024
-POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -41,22 +41,16 @@ class CapturedRequest:
     received_at: float = field(compare=False)
 
 
-class RecordingProxy:
+class RecordingProxy(TcpRelay):
     def __init__(self, upstream_port: int | None = None, *, upstream_host: str = "127.0.0.1", port: int = 0) -> None:
-        # May be set after construction (before start()), once the broker's port is known.
-        self.upstream = (upstream_host, upstream_port)
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(16)
+        # upstream may be set after construction (before start()), once the broker's port is known.
+        super().__init__(listener, (upstream_host, upstream_port))
         self.requests: list[CapturedRequest] = []
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._sockets: list[socket.socket] = []
         self._connections = 0
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", port))
-        self._listener.listen(16)
-        self._listener.settimeout(POLL_SECONDS)
-        self.port: int = self._listener.getsockname()[1]
 
     def start(self) -> RecordingProxy:
         if self.upstream[1] is None:
@@ -65,17 +59,7 @@ class RecordingProxy:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stopping.set()
-        with self._lock:
-            sockets = list(self._sockets)
-        for sock in [self._listener, *sockets]:
-            try:
-                sock.close()
-            except OSError:
-                pass
-        deadline = time.monotonic() + timeout
-        for thread in list(self._threads):
-            thread.join(max(0.0, deadline - time.monotonic()))
+        self._close_all(timeout)
 
     def captured(self, api_key: int | None = None) -> list[CapturedRequest]:
         with self._lock:
@@ -89,32 +73,14 @@ class RecordingProxy:
 
     # -- internals -----------------------------------------------------------
 
-    def _spawn(self, target, name: str, *args) -> None:
-        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
-    def _accept_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.upstream, timeout=10)
-            except OSError:
-                client.close()
-                continue
-            for sock in (client, upstream):
-                sock.settimeout(POLL_SECONDS)
-            with self._lock:
-                self._connections += 1
-                number = self._connections
-                self._sockets += [client, upstream]
-            self._spawn(self._pump, f"proxy-{number}-requests", client, upstream, number)
-            self._spawn(self._pump, f"proxy-{number}-responses", upstream, client, None)
+    def _relay(self, client: socket.socket, upstream: socket.socket) -> None:
+        for sock in (client, upstream):
+            sock.settimeout(POLL_SECONDS)
+        with self._lock:
+            self._connections += 1
+            number = self._connections
+        self._spawn(self._pump, f"proxy-{number}-requests", client, upstream, number)
+        self._spawn(self._pump, f"proxy-{number}-responses", upstream, client, None)
 
     def _pump(self, source: socket.socket, sink: socket.socket, record_connection: int | None) -> None:
         """Copy source to sink until either closes; split and keep request frames if asked."""

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
 from typing import Any
 
+from compat_tests.tcp_relay import TcpRelay, close
 from kwire_protocol.frames import decode_response, encode_response
 from kwire_protocol.messages import api
 
@@ -36,60 +36,28 @@ _SIZE = struct.Struct(">i")
 MAX_FRAME = 100 * 1024 * 1024  # Kafka's default socket.request.max.bytes
 
 
-class LossyProxy:
+class LossyProxy(TcpRelay):
     def __init__(self, upstream: str, *, lose_produce_responses: int = 1) -> None:
         host, port = upstream.rsplit(":", 1)
-        self.upstream = (host, int(port))
+        super().__init__(socket.create_server(("127.0.0.1", 0)), (host, int(port)))
         self.lost = 0
         self.produce_requests = 0
         self._to_lose = lose_produce_responses
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._sockets: list[socket.socket] = []
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
-        self.port: int = self._listener.getsockname()[1]
         self.bootstrap = f"127.0.0.1:{self.port}"
 
     def __enter__(self) -> LossyProxy:
-        self._spawn(self._accept_loop)
+        self._spawn(self._accept_loop, "lossy-proxy")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._stopping.set()
-        with self._lock:
-            sockets = [self._listener, *self._sockets]
-        for sock in sockets:
-            _close(sock)
-        for thread in self._threads:
-            thread.join(5)
+        self._close_all(timeout=5)
 
-    def _spawn(self, target: Any, *args: Any) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True, name="lossy-proxy")
-        self._threads.append(thread)
-        thread.start()
-
-    def _accept_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            try:
-                broker = socket.create_connection(self.upstream, timeout=10)
-            except OSError:
-                _close(client)
-                continue
-            for sock in (client, broker):
-                sock.settimeout(None)
-            with self._lock:
-                self._sockets += [client, broker]
-            in_flight: dict[int, tuple[int, int]] = {}  # correlation id -> (api key, version)
-            self._spawn(self._requests, client, broker, in_flight)
-            self._spawn(self._responses, broker, client, in_flight)
+    def _relay(self, client: socket.socket, broker: socket.socket) -> None:
+        for sock in (client, broker):
+            sock.settimeout(None)
+        in_flight: dict[int, tuple[int, int]] = {}  # correlation id -> (api key, version)
+        self._spawn(self._requests, "lossy-proxy", client, broker, in_flight)
+        self._spawn(self._responses, "lossy-proxy", broker, client, in_flight)
 
     def _requests(self, client: socket.socket, broker: socket.socket, in_flight: dict[int, tuple[int, int]]) -> None:
         try:
@@ -102,7 +70,7 @@ class LossyProxy:
         except OSError:
             pass
         finally:
-            _close(client, broker)
+            close(client, broker)
 
     def _responses(self, broker: socket.socket, client: socket.socket, in_flight: dict[int, tuple[int, int]]) -> None:
         try:
@@ -120,7 +88,7 @@ class LossyProxy:
         except OSError:
             pass
         finally:
-            _close(client, broker)
+            close(client, broker)
 
     def _readdressed(self, frame: bytes, api_key: int, version: int) -> bytes:
         the_api = api(api_key)
@@ -154,14 +122,3 @@ def _frames(sock: socket.socket) -> Any:
             return
         pending += chunk
 
-
-def _close(*sockets: socket.socket) -> None:
-    for sock in sockets:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        try:
-            sock.close()
-        except OSError:
-            pass
