@@ -1,6 +1,6 @@
 """Apache Kafka's own DumpLogSegments (kafka-dump-log.sh) reads kwire's segment files.
 
-The tool comes from Maven Central (org.apache.kafka:kafka-tools). Version
+The tool comes from Maven (org.apache.kafka:kafka-tools). Version
 4.3.1 is used because 4.4.0's kafka-tools-api artifact is not published
 there. In Kafka 4.x the tool's main class is
 org.apache.kafka.tools.DumpLogSegments (it moved out of kafka.tools). The
