@@ -13,7 +13,9 @@ CONCURRENT_TRANSACTIONS), appends it to __transaction_state and only then
 applies it, as Kafka does. Ending a transaction stores PrepareCommit or
 PrepareAbort, answers the client, writes a marker to every partition of
 the transaction (retrying until each is written or its topic is gone), and
-stores CompleteCommit or CompleteAbort.
+stores CompleteCommit or CompleteAbort. A marker refused for a newer
+producer epoch or coordinator epoch stops the markers and leaves the
+transaction prepared, as Kafka's TransactionMarkerRequestCompletionHandler.
 
 Epoch rules follow Kafka 4.4: InitProducerId bumps the epoch (KIP-360: a
 producer naming its current id and epoch keeps its id; the previous epoch
@@ -23,8 +25,11 @@ bumped epoch (CONCURRENT_TRANSACTIONS until done); an exhausted epoch
 bump the epoch at every EndTxn, write the markers with the bumped epoch
 (so a late write of the finished transaction is fenced by the partition),
 and accept the retry rules of Kafka's table (handle_end_transaction).
-Timed-out transactions are fenced and aborted the same way; idle
-transactional ids in Empty/Complete states expire (a tombstone).
+Timed-out transactions are fenced and aborted the same way, under the
+broker's transaction version (2) whatever the client's; a v2 fence is the
+abort's one bump, the fenced epoch kept as the last epoch (Kafka 4.4's
+answers, compared with compat_tests.reference_kafka). Idle transactional
+ids in Empty/Complete states expire (a tombstone).
 
 Not implemented: KIP-939 two-phase commit (InitProducerId v6 is not
 advertised, as Kafka 4.4 does not).
@@ -69,7 +74,9 @@ class TransactionLog(Protocol):
 class MarkerWriter(Protocol):
     def write(self, partition: TopicPartition, producer_id: int, producer_epoch: int, coordinator_epoch: int, commit: bool) -> int:
         """NONE when written; UNKNOWN_TOPIC_OR_PARTITION when the partition no
-        longer exists (the marker is skipped); anything else is retried."""
+        longer exists (the marker is skipped); INVALID_PRODUCER_EPOCH or
+        TRANSACTION_COORDINATOR_FENCED when the partition knows newer epochs
+        (the markers stop); anything else is retried."""
         ...
 
 
@@ -82,6 +89,8 @@ class TransactionConfig:
     num_partitions: int = 50
     max_timeout_ms: int = 900000
     transactional_id_expiration_ms: int = 604800000
+    # The finalized transaction.version feature (kwire/handlers/api_versions.py).
+    transaction_version: int = 2
 
     @classmethod
     def from_broker_config(cls, config: Any) -> TransactionConfig:
@@ -307,11 +316,17 @@ class TransactionCoordinator:
         error, metadata, coordinator_epoch = self._state_of(transactional_id)
         if error != ErrorCode.NONE:
             return error
-        if metadata is None or metadata.producer_id != producer_id:
+        if metadata is None:
+            return ErrorCode.INVALID_PRODUCER_ID_MAPPING
+        # A pending transition first, as Kafka: under v2 it may be moving to a new
+        # producer id (epoch overflow) that the client already uses.
+        if metadata.pending_transition_in_progress:
+            return ErrorCode.CONCURRENT_TRANSACTIONS
+        if metadata.producer_id != producer_id:
             return ErrorCode.INVALID_PRODUCER_ID_MAPPING
         if metadata.producer_epoch != producer_epoch:
             return ErrorCode.PRODUCER_FENCED
-        if metadata.pending_transition_in_progress or metadata.state in (S.PREPARE_COMMIT, S.PREPARE_ABORT):
+        if metadata.state in (S.PREPARE_COMMIT, S.PREPARE_ABORT):
             return ErrorCode.CONCURRENT_TRANSACTIONS
         if metadata.state == S.ONGOING and partitions <= metadata.partitions:
             return ErrorCode.NONE
@@ -455,9 +470,12 @@ class TransactionCoordinator:
                     raise _NeedProducerId
                 new_id = next_producer_id
             if next_state == S.PREPARE_ABORT and is_epoch_fence:
+                # The abort's own bump is the fence: Kafka 4.4 ends a fenced v2
+                # transaction at the epoch after the fenced one, with the fenced
+                # one as last epoch (compared with ReferenceKafka), so the fenced
+                # producer's retries of the abort and KIP-360 InitProducerId are
+                # answered as retries; not two bumps as the fence and the v1 path.
                 metadata.pending_state = None
-                metadata.producer_epoch = producer_epoch
-                metadata.last_producer_epoch = NO_PRODUCER_EPOCH
             return metadata.prepare_abort_or_commit(next_state, client_transaction_version, new_id, self.clock(), no_partition_added)
 
         if metadata.producer_id != producer_id and not retry_on_overflow:
@@ -511,15 +529,22 @@ class TransactionCoordinator:
         while True:
             if not self._still_owner(transactional_id, coordinator_epoch, metadata):
                 return
+            refused = False
             for partition in sorted(remaining):
                 error = self.markers.write(partition, producer_id, producer_epoch, coordinator_epoch, commit)
                 if error in (ErrorCode.NONE, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION):
                     remaining.discard(partition)
                 elif error in (ErrorCode.INVALID_PRODUCER_EPOCH, ErrorCode.TRANSACTION_COORDINATOR_FENCED):
-                    # The partition knows a newer producer epoch or coordinator: this
-                    # marker is obsolete there (Kafka stops sending it too).
-                    log.warning("marker of %s for %s-%d refused: %s", transactional_id, partition[0], partition[1], ErrorCode(error).name)
-                    remaining.discard(partition)
+                    log.warning("marker of %s for %s-%d refused: %s; no more markers are sent for this transaction",
+                                transactional_id, partition[0], partition[1], ErrorCode(error).name)
+                    refused = True
+            if refused:
+                # The partition knows a newer producer epoch or coordinator. Kafka
+                # 4.4 (TransactionMarkerRequestCompletionHandler) then stops sending
+                # the transaction's markers and never stores its completion: it stays
+                # in PrepareCommit/PrepareAbort, pending (CONCURRENT_TRANSACTIONS),
+                # until the coordinator loads the partition again and retries.
+                return
             if not remaining:
                 error = await self._append(metadata, coordinator_epoch, complete)
                 if error in (ErrorCode.NONE, ErrorCode.NOT_COORDINATOR):
@@ -557,8 +582,9 @@ class TransactionCoordinator:
             transit = metadata.prepare_fence_producer_epoch()
             log.info("aborting transaction of %s (producer id %d): older than its timeout of %d ms",
                      metadata.transactional_id, metadata.producer_id, metadata.txn_timeout_ms)
+            # The broker's finalized transaction.version, not the client's (Kafka's abortTimedOutTransactions).
             error, _, _ = await self._end_transaction(metadata.transactional_id, transit.producer_id, transit.producer_epoch, False,
-                                                      from_client=False, client_transaction_version=metadata.client_transaction_version)
+                                                      from_client=False, client_transaction_version=self.config.transaction_version)
             if error != ErrorCode.NONE:
                 log.info("abort of timed-out transaction %s: %s", metadata.transactional_id, ErrorCode(error).name)
 

@@ -224,6 +224,55 @@ def test_timed_out_transaction_is_aborted_and_its_producer_fenced() -> None:
     run(body)
 
 
+async def _time_out(h: Harness, tid: str) -> None:
+    h.clock.now_ms += 1001
+    await h.coordinator.abort_timed_out_transactions()
+    await h.coordinator.idle()
+    assert h.state(tid) == TransactionState.COMPLETE_ABORT
+
+
+def test_fenced_epochs_are_kafkas() -> None:
+    """Every answer below is what Kafka 4.4 gave to the same raw requests
+    (compat_tests.reference_kafka; producer id p, first epoch 0). A timeout
+    abort runs under the broker's transaction.version (2) for v1 and v2
+    clients alike: one bump, the fenced epoch kept as last epoch, so the
+    fenced producer's abort retry (v2) and KIP-360 InitProducerId are
+    answered as retries."""
+    async def body(h: Harness) -> None:
+        # A v2 client (EndTxn v5) whose transaction times out.
+        _, pid, _ = await h.init(tid="v2", timeout=1000)
+        await h.coordinator.add_partitions("v2", pid, 0, {A0}, 2)
+        await _time_out(h, "v2")
+        assert h.markers.written[-1] == (A0, pid, 1, False)
+        assert (await h.end(pid, 0, True, tv=2, tid="v2"))[0] == ErrorCode.INVALID_TXN_STATE
+        assert await h.end(pid, 0, False, tv=2, tid="v2") == (ErrorCode.NONE, pid, 1)
+        assert await h.init(tid="v2", expected=(pid, 0)) == (ErrorCode.NONE, pid, 1)
+        assert h.state("v2") == TransactionState.EMPTY
+        assert await h.init(tid="v2") == (ErrorCode.NONE, pid, 2)
+
+        # A v1 client (EndTxn v3) whose transaction times out.
+        _, pid, _ = await h.init(tid="v1", timeout=1000)
+        await h.coordinator.add_partitions("v1", pid, 0, {A0})
+        await _time_out(h, "v1")
+        assert h.markers.written[-1] == (A0, pid, 1, False)
+        assert (await h.end(pid, 0, True, tid="v1"))[0] == ErrorCode.PRODUCER_FENCED
+        assert (await h.end(pid, 0, False, tid="v1"))[0] == ErrorCode.PRODUCER_FENCED
+        assert await h.init(tid="v1", expected=(pid, 0)) == (ErrorCode.NONE, pid, 1)
+
+        # A v2 client fenced by a second producer's InitProducerId.
+        _, pid, _ = await h.init(tid="fenced")
+        await h.coordinator.add_partitions("fenced", pid, 0, {A0}, 2)
+        assert await h.init(tid="fenced") == (ErrorCode.CONCURRENT_TRANSACTIONS, -1, -1)
+        await h.coordinator.idle()
+        assert h.markers.written[-1] == (A0, pid, 1, False)
+        assert await h.init(tid="fenced") == (ErrorCode.NONE, pid, 2)
+        assert (await h.end(pid, 0, True, tv=2, tid="fenced"))[0] == ErrorCode.PRODUCER_FENCED
+        assert (await h.end(pid, 0, False, tv=2, tid="fenced"))[0] == ErrorCode.PRODUCER_FENCED
+        assert (await h.init(tid="fenced", expected=(pid, 0)))[0] == ErrorCode.PRODUCER_FENCED
+        assert await h.end(pid, 2, False, tv=2, tid="fenced") == (ErrorCode.NONE, pid, 3)
+    run(body)
+
+
 def test_recovery_completes_prepared_transactions_and_keeps_ongoing_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(coordinator_module, "MARKER_RETRY_BACKOFF_S", 0.001)
 
@@ -266,6 +315,45 @@ def test_marker_to_a_deleted_partition_is_skipped_and_failures_are_retried(monke
         assert (await h.end(pid, epoch, False))[0] == ErrorCode.NONE
         assert h.markers.written == [(B0, pid, epoch, False)]
         assert h.state() == TransactionState.COMPLETE_ABORT
+    run(body)
+
+
+def test_requests_while_the_markers_are_written_get_concurrent_transactions() -> None:
+    """Kafka 4.4 answered these while a commit's markers were being written
+    (compat_tests.reference_kafka, raw requests): CONCURRENT_TRANSACTIONS to
+    AddPartitionsToTxn (even with a wrong producer id: the pending transition
+    is checked first), to an EndTxn abort and to InitProducerId."""
+    async def body(h: Harness) -> None:
+        _, pid, epoch = await h.init()
+        await h.coordinator.add_partitions(TID, pid, epoch, {A0})
+        assert await h.coordinator.end_transaction(TID, pid, epoch, True, 0) == (ErrorCode.NONE, -1, -1)
+        assert h.state() == TransactionState.PREPARE_COMMIT  # the marker task has not run yet
+        assert await h.coordinator.add_partitions(TID, pid + 1, epoch, {A1}) == ErrorCode.CONCURRENT_TRANSACTIONS
+        assert (await h.coordinator.end_transaction(TID, pid, epoch, False, 0))[0] == ErrorCode.CONCURRENT_TRANSACTIONS
+        assert (await h.init())[0] == ErrorCode.CONCURRENT_TRANSACTIONS
+        await h.coordinator.idle()
+        assert h.state() == TransactionState.COMPLETE_COMMIT
+        assert await h.coordinator.add_partitions(TID, pid + 1, epoch, {A1}) == ErrorCode.INVALID_PRODUCER_ID_MAPPING
+    run(body)
+
+
+def test_marker_refused_for_a_newer_epoch_leaves_the_transaction_prepared(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kafka 4.4's TransactionMarkerRequestCompletionHandler: INVALID_PRODUCER_EPOCH
+    or TRANSACTION_COORDINATOR_FENCED from a partition cancels the markers and the
+    completion; the transaction stays prepared with its completion pending."""
+    monkeypatch.setattr(coordinator_module, "MARKER_RETRY_BACKOFF_S", 0.001)
+
+    async def body(h: Harness) -> None:
+        for refusal, tid in ((ErrorCode.INVALID_PRODUCER_EPOCH, "tx-epoch"), (ErrorCode.TRANSACTION_COORDINATOR_FENCED, "tx-coordinator")):
+            _, pid, epoch = await h.init(tid=tid)
+            await h.coordinator.add_partitions(tid, pid, epoch, {A0, B0})
+            h.markers.errors[A0] = [refusal]
+            assert await h.end(pid, epoch, True, tid=tid) == (ErrorCode.NONE, -1, -1)
+            assert (B0, pid, epoch, True) in h.markers.written  # the other partition got its marker
+            assert h.state(tid) == TransactionState.PREPARE_COMMIT
+            assert h.log.states(tid)[-1] == "PrepareCommit"
+            assert (await h.init(tid=tid))[0] == ErrorCode.CONCURRENT_TRANSACTIONS
+            assert (await h.end(pid, epoch, True, tid=tid))[0] == ErrorCode.CONCURRENT_TRANSACTIONS
     run(body)
 
 
