@@ -31,7 +31,8 @@ no transaction of this producer open yet: v5+ (transactions v2 clients,
 which send no AddOffsetsToTxn) add the partition to the transaction
 implicitly; older versions, when transaction.partition.verification.enable
 is on (default), must have added it (AddOffsetsToTxn), else
-INVALID_TXN_STATE. The transaction coordinator's errors reach every
+TRANSACTION_ABORTABLE from v4 (KIP-890 clients), INVALID_TXN_STATE before
+(Kafka 4.4's answers, compared with compat_tests.reference_kafka). The transaction coordinator's errors reach every
 partition as Kafka maps them: PRODUCER_FENCED -> INVALID_PRODUCER_EPOCH,
 INVALID_PRODUCER_ID_MAPPING as is, coordinator unavailability and
 concurrent transactions -> COORDINATOR_NOT_AVAILABLE (retriable).
@@ -54,6 +55,7 @@ Topic = TxnOffsetCommitResponse.cls.TxnOffsetCommitResponseTopic
 Partition = Topic.TxnOffsetCommitResponsePartition
 
 IMPLICIT_ADD_VERSION = 5
+ABORTABLE_VERSION = 4
 _RETRIABLE = {ErrorCode.NOT_COORDINATOR, ErrorCode.COORDINATOR_NOT_AVAILABLE, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
               ErrorCode.CONCURRENT_TRANSACTIONS}
 
@@ -100,7 +102,7 @@ async def _verify_transaction(broker: Any, body: Any, version: int, partition: i
         error = runner.coordinator.verify_partitions(body.transactional_id, body.producer_id, body.producer_epoch, [topic_partition])[topic_partition]
     if error == ErrorCode.PRODUCER_FENCED:
         return ErrorCode.INVALID_PRODUCER_EPOCH
-    if error == ErrorCode.TRANSACTION_ABORTABLE and not implicit_add:
+    if error == ErrorCode.TRANSACTION_ABORTABLE and version < ABORTABLE_VERSION:
         return ErrorCode.INVALID_TXN_STATE
     if error in _RETRIABLE:
         return ErrorCode.COORDINATOR_NOT_AVAILABLE

@@ -10,8 +10,9 @@ their marker (UNSTABLE_OFFSET_COMMIT with require_stable, the previous
 committed offset without), a COMMIT makes them the committed ones, an
 ABORT drops them; pending offsets survive a restart (replayed from the
 transactional batch) and complete after it. Transaction verification
-(KIP-890) answers as a real Kafka 4.4 does (INVALID_TXN_STATE before
-AddOffsetsToTxn below v5, implicit add from v5, INVALID_PRODUCER_ID_MAPPING).
+(KIP-890) answers as a real Kafka 4.4 does (before AddOffsetsToTxn below
+v5: INVALID_TXN_STATE below v4, TRANSACTION_ABORTABLE at v4; implicit add
+from v5; INVALID_PRODUCER_ID_MAPPING).
 
 End to end: confluent-kafka's consume-transform-produce loop
 (send_offsets_to_transaction, classic and KIP-848 groups) and the Java
@@ -178,7 +179,8 @@ def test_every_version_and_the_errors(txn_broker: Broker) -> None:
         find_coordinator(wire, group)
         producer = producer_id(wire, "txn")
         # Transaction verification: the group's partition is not in the transaction yet.
-        assert txn_commit(wire, group, producer, {0: 1}, version=4) == {0: ErrorCode.INVALID_TXN_STATE}
+        assert txn_commit(wire, group, producer, {0: 1}, version=3) == {0: ErrorCode.INVALID_TXN_STATE}
+        assert txn_commit(wire, group, producer, {0: 1}, version=4) == {0: ErrorCode.TRANSACTION_ABORTABLE}
         assert txn_commit(wire, group, (producer[0] + 1000, 0), {0: 1}) == {0: ErrorCode.INVALID_PRODUCER_ID_MAPPING}
         assert txn_commit(wire, "never-seen", producer, {0: 1}, generation=3, member="m") == {0: ErrorCode.INVALID_TXN_STATE}, \
             "verification comes before the group's checks, as in Kafka"
