@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from kwire_protocol.records.batch import RecordBatch
 from kwire_raft.image import MetadataImage, TopicImage
 from kwire_storage.config import LogConfig
 from kwire_storage.log import AppendInfo, AppendOrigin, Log
@@ -85,10 +86,11 @@ class PartitionManager:
                 self.waiters.notify((name, index))
 
     def append(self, topic: str, partition: int, records: Any, leader_epoch: int,
-               origin: AppendOrigin = AppendOrigin.CLIENT) -> AppendInfo:
-        """Append as leader; raises KeyError when the partition is not hosted here, else what Log.append raises."""
+               origin: AppendOrigin = AppendOrigin.CLIENT, validated: list[RecordBatch] | None = None) -> AppendInfo:
+        """Append as leader; raises KeyError when the partition is not hosted here, else what Log.append raises
+        (`validated`: as Log.append's)."""
         partition_log = self._hosted(topic, partition)
-        info = partition_log.append(records, leader_epoch=leader_epoch, origin=origin)
+        info = partition_log.append(records, leader_epoch=leader_epoch, origin=origin, validated=validated)
         self._committed(topic, partition, partition_log)
         return info
 

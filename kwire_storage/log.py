@@ -64,7 +64,14 @@ from typing import NamedTuple
 from crc32c import crc32c
 
 from kwire_protocol.errors import CorruptRecordError
-from kwire_protocol.records.batch import CRC_START, TIMESTAMP_TYPE_MASK, set_base_offset, set_partition_leader_epoch, validate_batches
+from kwire_protocol.records.batch import (
+    CRC_START,
+    TIMESTAMP_TYPE_MASK,
+    RecordBatch,
+    set_base_offset,
+    set_partition_leader_epoch,
+    validate_batches,
+)
 from kwire_protocol.records.control import build_control_batch
 
 from kwire_storage.config import LogConfig
@@ -277,7 +284,8 @@ class Log:
     # -- append ------------------------------------------------------------------
 
     def append(self, records: bytes | bytearray | memoryview, *, leader_epoch: int | None = None,
-               assign_offsets: bool = True, origin: AppendOrigin = AppendOrigin.CLIENT) -> AppendInfo:
+               assign_offsets: bool = True, origin: AppendOrigin = AppendOrigin.CLIENT,
+               validated: list[RecordBatch] | None = None) -> AppendInfo:
         """Append a records blob of one or more v2 batches; returns where it went.
 
         As leader (`assign_offsets`), base offsets are assigned from the log
@@ -287,6 +295,12 @@ class Log:
         at or after the log end offset and increase. `origin` decides the
         producer checks (producer_state.py): CLIENT epoch, sequence and
         duplicates; COORDINATOR epochs only; REPLICATION none.
+
+        `validated` is what validate_batches returned for these very
+        `records`, from a caller that ran it already (the produce handler,
+        whose checks read the same headers); the batches are then not parsed
+        and checked a second time. Every other caller leaves it out and the
+        batches are checked here.
 
         Raises CorruptRecordError (bad CRC, length, magic),
         UnexpectedAppendOffsetError, RecordBatchTooLargeError, LogClosedError,
@@ -299,7 +313,9 @@ class Log:
         log_append_time = self.config.log_append_time
         if view.readonly and (assign_offsets or leader_epoch is not None or log_append_time):
             view = memoryview(bytearray(view))
-        batches = validate_batches(view)
+        # Below, batches lend header fields (and a marker's bytes, the same in
+        # a copy), so those of `validated` serve when `view` copies `records`.
+        batches = validate_batches(view) if validated is None else validated
         if not batches:
             raise CorruptRecordError("append of an empty records blob")
         total = len(view)

@@ -54,7 +54,7 @@ from kwire_protocol import messages
 from kwire_protocol.error_codes import ErrorCode
 from kwire_protocol.errors import CorruptRecordError
 from kwire_protocol.messages import ApiKey
-from kwire_protocol.records.batch import MAGIC, NO_TIMESTAMP, split_batches
+from kwire_protocol.records.batch import MAGIC, NO_TIMESTAMP, RecordBatch, split_batches
 from kwire_protocol.records.builder import build_batch
 from kwire_protocol.records.compression import GZIP, LZ4, NONE, SNAPPY, ZSTD
 from kwire_protocol.records.record import NewRecord
@@ -141,12 +141,12 @@ def _append(broker: Any, topic: Any, index: int, records: Any, version: int) -> 
     partition_log = broker.partitions.get(topic.name, index)
     if partition_log is None:
         return ErrorCode.NOT_LEADER_OR_FOLLOWER, None
-    rejection, records = _validate(records, version, partition_log.config, broker.clock_ms(), topic.name, index,
-                                   partition_log.log_start_offset)
+    rejection, records, validated = _validate(records, version, partition_log.config, broker.clock_ms(), topic.name, index,
+                                              partition_log.log_start_offset)
     if rejection is not None:
         return rejection.error, rejection
     try:
-        info = broker.partitions.append(topic.name, index, records, partition.leader_epoch)
+        info = broker.partitions.append(topic.name, index, records, partition.leader_epoch, validated=validated)
     except CorruptRecordError:
         return ErrorCode.CORRUPT_MESSAGE, None
     except RecordBatchTooLargeError:
@@ -181,38 +181,44 @@ PRODUCER_STATE_ERRORS = {
 
 
 def _validate(records: Any, version: int, config: Any, now_ms: int, topic: str, partition: int,
-              log_start_offset: int) -> tuple[Rejection | None, Any]:
+              log_start_offset: int) -> tuple[Rejection | None, Any, list[RecordBatch] | None]:
     """Kafka's per-partition checks (LogValidator), from the header where it
-    suffices. Returns a rejection, or the records to append: as sent, or
-    rebuilt with the topic's compression.type."""
+    suffices. Returns a rejection, or the records to append: as sent, with
+    their batches checked as validate_batches checks them (for Log.append,
+    which then does not parse them again), or rebuilt with the topic's
+    compression.type (without batches: Log.append checks those)."""
     if records is None or len(records) == 0:
-        return Rejection(ErrorCode.INVALID_RECORD), None
+        return Rejection(ErrorCode.INVALID_RECORD), None, None
     try:
         batches = list(split_batches(records))
     except CorruptRecordError as e:
         # A magic other than 2 is refused before the CRC is even looked at.
-        return Rejection(ErrorCode.INVALID_RECORD if "magic" in str(e) else ErrorCode.CORRUPT_MESSAGE), None
+        return Rejection(ErrorCode.INVALID_RECORD if "magic" in str(e) else ErrorCode.CORRUPT_MESSAGE), None, None
     if len(batches) != 1 or batches[0].magic != MAGIC:
-        return Rejection(ErrorCode.INVALID_RECORD), None
+        return Rejection(ErrorCode.INVALID_RECORD), None, None
     batch = batches[0]
     if (batch.is_control or batch.records_count <= 0 or batch.records_count != batch.last_offset_delta + 1
             or (batch.producer_id >= 0 and batch.base_sequence < 0)):
-        return Rejection(ErrorCode.INVALID_RECORD, log_start_offset=log_start_offset), None
+        return Rejection(ErrorCode.INVALID_RECORD, log_start_offset=log_start_offset), None, None
     if batch.compression == ZSTD and version < 7:
-        return Rejection(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE), None
+        return Rejection(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE), None, None
     if batch.size > config.max_message_bytes:
-        return Rejection(ErrorCode.MESSAGE_TOO_LARGE), None
+        return Rejection(ErrorCode.MESSAGE_TOO_LARGE), None, None
+    try:
+        batch.validate()  # the CRC, as Log.append would check it; after the checks above, as before
+    except CorruptRecordError:
+        return Rejection(ErrorCode.CORRUPT_MESSAGE), None, None
     lowest = now_ms - config.message_timestamp_before_max_ms
     highest = now_ms + config.message_timestamp_after_max_ms
     check_timestamps = not config.log_append_time and (batch.max_timestamp > highest or config.message_timestamp_before_max_ms < LONG_MAX)
     target = TARGET_CODECS.get(config.compression_type, batch.compression)
     if not (config.compact or check_timestamps or target != batch.compression):
-        return None, records
+        return None, records, batches
     # Only here are records decoded.
     try:
         decoded = batch.records()
     except CorruptRecordError:
-        return Rejection(ErrorCode.CORRUPT_MESSAGE), None
+        return Rejection(ErrorCode.CORRUPT_MESSAGE), None, None
     errors: list[tuple[int, int, str]] = []  # (error code, batch index, message), as LogValidator.validateRecord
     for index, record in enumerate(decoded):
         if config.compact and not batch.is_control and record.key is None:
@@ -221,17 +227,17 @@ def _validate(records: Any, version: int, config: Any, now_ms: int, topic: str, 
             errors.append((ErrorCode.INVALID_TIMESTAMP, index, f"Timestamp {record.timestamp} of message with offset {record.offset} is out of range. "
                                                                f"The timestamp should be within [{lowest}, {highest}]"))
     if errors:
-        return _record_errors_rejection(errors)._replace(log_start_offset=log_start_offset), None
+        return _record_errors_rejection(errors)._replace(log_start_offset=log_start_offset), None, None
     if target == batch.compression:
-        return None, records
+        return None, records, batches
     rebuilt = build_batch(
         [NewRecord(r.key, r.value, r.headers, r.timestamp) for r in decoded],
         compression=target, producer_id=batch.producer_id, producer_epoch=batch.producer_epoch, base_sequence=batch.base_sequence,
         is_transactional=batch.is_transactional, partition_leader_epoch=batch.partition_leader_epoch,
     )
     if len(rebuilt) > config.max_message_bytes:
-        return Rejection(ErrorCode.MESSAGE_TOO_LARGE), None
-    return None, rebuilt
+        return Rejection(ErrorCode.MESSAGE_TOO_LARGE), None, None
+    return None, rebuilt, None
 
 
 def _record_errors_rejection(errors: list[tuple[int, int, str]]) -> Rejection:

@@ -63,3 +63,18 @@ def test_log_validator_and_producer_state_refusals(broker: BrokerProcess, topic_
             ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, None, -1, 0)
         assert produce(wire, topic_name, build_batch(RECORD, producer_id=77, producer_epoch=0, base_sequence=1)) == (
             ErrorCode.INVALID_PRODUCER_EPOCH, None, -1, 0)
+
+
+def test_a_batch_with_a_wrong_crc_is_refused_and_not_appended(broker: BrokerProcess, topic_name: str) -> None:
+    # The handler checks the CRC itself and hands the checked batch to the
+    # log, which does not check it again: the refusal must still come, as
+    # Kafka's (CORRUPT_MESSAGE, no message, log start offset -1), with
+    # nothing written.
+    create_topic(broker.port, topic_name)
+    good = build_batch(RECORD)
+    corrupt = bytearray(good)
+    corrupt[-1] ^= 0xFF  # a record byte: the header still parses, the CRC no longer matches
+    with WireClient.connect(broker.port) as wire:
+        assert produce(wire, topic_name, good)[:3] == (ErrorCode.NONE, None, 0)
+        assert produce(wire, topic_name, bytes(corrupt)) == (ErrorCode.CORRUPT_MESSAGE, None, -1, -1)
+        assert produce(wire, topic_name, good)[:3] == (ErrorCode.NONE, None, 1)
