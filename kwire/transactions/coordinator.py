@@ -470,11 +470,11 @@ class TransactionCoordinator:
                     raise _NeedProducerId
                 new_id = next_producer_id
             if next_state == S.PREPARE_ABORT and is_epoch_fence:
-                # The abort's own bump is the fence: Kafka 4.4 ends a fenced v2
-                # transaction at the epoch after the fenced one, with the fenced
-                # one as last epoch (compared with ReferenceKafka), so the fenced
-                # producer's retries of the abort and KIP-360 InitProducerId are
-                # answered as retries; not two bumps as the fence and the v1 path.
+                # The abort's own bump is the fence (the v1 path takes the fence's
+                # epoch instead): Kafka 4.4 ends a fenced v2 transaction at the epoch
+                # after the fenced one, kept as last epoch (compared with
+                # ReferenceKafka), so the fenced producer's abort retry and KIP-360
+                # InitProducerId are answered as retries.
                 metadata.pending_state = None
             return metadata.prepare_abort_or_commit(next_state, client_transaction_version, new_id, self.clock(), no_partition_added)
 
