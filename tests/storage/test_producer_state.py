@@ -78,10 +78,12 @@ def test_gap_stale_epoch_and_new_epoch(tmp_path: Path, clock: Clock) -> None:
 def test_unknown_producer_accepted_at_any_sequence(tmp_path: Path, clock: Clock) -> None:
     """KIP-360: no UNKNOWN_PRODUCER_ID for an unknown producer with a non-zero sequence."""
     log = open_log(tmp_path, clock)
-    log.append(pbatch(9, 0, 42))
-    log.append(pbatch(9, 0, 43))
+    first = log.append(pbatch(9, 0, 42))
+    second = log.append(pbatch(9, 0, 43))
+    assert (first.first_offset, second.first_offset) == (0, 1)
     with pytest.raises(OutOfOrderSequenceError):
         log.append(pbatch(9, 0, 45))
+    assert log.log_end_offset == 2, "a refused batch must not be written"
 
 
 def test_sequence_wraps_at_int32_max(tmp_path: Path, clock: Clock) -> None:
