@@ -147,9 +147,11 @@ def test_non_transactional_write_inside_a_transaction_is_refused(tmp_path: Path,
     log.append(txn_batch(1, 0, 0))
     with pytest.raises(InvalidTxnStateError):
         log.append(txn_batch(1, 0, 1, transactional=False))
+    assert log.log_end_offset == 1, "the refused batch writes nothing"
     log.append(txn_batch(1, 0, 1))
     log.append_marker(1, 0, 0, commit=True)
-    log.append(txn_batch(1, 0, 2, transactional=False))
+    # After the marker (offset 2) the same producer may write outside a transaction.
+    assert log.append(txn_batch(1, 0, 2, transactional=False)).first_offset == 3
 
 
 def test_origins(tmp_path: Path, clock: Clock) -> None:
