@@ -96,24 +96,14 @@ func (d *driver) describeTopics(raw json.RawMessage) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		out := map[string]any{}
-		for _, name := range command.Topics {
-			topic, ok := topics[name]
-			if !ok {
-				return nil, fmt.Errorf("topic %s is not in the answer", name)
-			}
-			if topic.Err != nil {
-				out[name] = perName(topic.Err)
-				continue
-			}
+		return byName("topic", command.Topics, topics, func(t kadm.TopicDetail) error { return t.Err }, func(topic kadm.TopicDetail) any {
 			partitions := []any{}
 			for _, p := range topic.Partitions.Sorted() {
 				partitions = append(partitions, map[string]any{"partition": p.Partition, "leader": p.Leader,
 					"replicas": sorted32(p.Replicas), "isr": sorted32(p.ISR)})
 			}
-			out[name] = map[string]any{"id": topic.ID.String(), "internal": topic.IsInternal, "partitions": partitions}
-		}
-		return out, nil
+			return map[string]any{"id": topic.ID.String(), "internal": topic.IsInternal, "partitions": partitions}
+		})
 	})
 }
 

@@ -301,42 +301,24 @@ func (d *driver) describeGroups(raw json.RawMessage) (any, error) {
 		return nil, err
 	}
 	return d.withAdmin(func(ctx context.Context, admin *kadm.Client) (any, error) {
-		out := map[string]any{}
 		if command.Protocol == "consumer" { // KIP-848 groups through ConsumerGroupDescribe
 			described, err := admin.DescribeConsumerGroups(ctx, command.Groups...)
 			if err != nil && len(described) == 0 {
 				return nil, err
 			}
-			for _, name := range command.Groups {
-				g, ok := described[name]
-				if !ok {
-					return nil, fmt.Errorf("group %s is not in the answer", name)
-				}
-				if g.Err != nil {
-					out[name] = perName(g.Err)
-					continue
-				}
+			return byName("group", command.Groups, described, func(g kadm.DescribedConsumerGroup) error { return g.Err }, func(g kadm.DescribedConsumerGroup) any {
 				members := []any{}
 				for _, m := range g.Members {
 					members = append(members, map[string]any{"client_id": m.ClientID, "assigned": topicPartitions(m.Assignment)})
 				}
-				out[name] = map[string]any{"state": g.State, "assignor": g.AssignorName, "members": members}
-			}
-			return out, nil
+				return map[string]any{"state": g.State, "assignor": g.AssignorName, "members": members}
+			})
 		}
 		described, err := admin.DescribeGroups(ctx, command.Groups...)
 		if err != nil && len(described) == 0 {
 			return nil, err
 		}
-		for _, name := range command.Groups {
-			g, ok := described[name]
-			if !ok {
-				return nil, fmt.Errorf("group %s is not in the answer", name)
-			}
-			if g.Err != nil {
-				out[name] = perName(g.Err)
-				continue
-			}
+		return byName("group", command.Groups, described, func(g kadm.DescribedGroup) error { return g.Err }, func(g kadm.DescribedGroup) any {
 			members := []any{}
 			for _, m := range g.Members {
 				assigned := []any{}
@@ -349,9 +331,8 @@ func (d *driver) describeGroups(raw json.RawMessage) (any, error) {
 				}
 				members = append(members, map[string]any{"client_id": m.ClientID, "assigned": assigned})
 			}
-			out[name] = map[string]any{"state": g.State, "protocol_type": g.ProtocolType, "protocol": g.Protocol, "members": members}
-		}
-		return out, nil
+			return map[string]any{"state": g.State, "protocol_type": g.ProtocolType, "protocol": g.Protocol, "members": members}
+		})
 	})
 }
 
@@ -391,15 +372,7 @@ func (d *driver) deleteGroups(raw json.RawMessage) (any, error) {
 		if err != nil && len(deleted) == 0 {
 			return nil, err
 		}
-		out := map[string]any{}
-		for _, name := range command.Groups {
-			r, ok := deleted[name]
-			if !ok {
-				return nil, fmt.Errorf("no answer for group %s", name)
-			}
-			out[name] = perName(r.Err)
-		}
-		return out, nil
+		return byName("group", command.Groups, deleted, func(r kadm.DeleteGroupResponse) error { return r.Err }, func(kadm.DeleteGroupResponse) any { return nil })
 	})
 }
 

@@ -181,6 +181,24 @@ func perName(err error) any {
 	return map[string]any{"error": name, "message": message}
 }
 
+// byName answers every requested name from a kadm per-name answer: perName of
+// its error if it failed, else describe of it; a name missing is an error.
+func byName[T any](kind string, names []string, answers map[string]T, errOf func(T) error, describe func(T) any) (map[string]any, error) {
+	out := map[string]any{}
+	for _, name := range names {
+		answer, ok := answers[name]
+		if !ok {
+			return nil, fmt.Errorf("%s %s is not in the answer", kind, name)
+		}
+		if err := errOf(answer); err != nil {
+			out[name] = perName(err)
+			continue
+		}
+		out[name] = describe(answer)
+	}
+	return out, nil
+}
+
 func bounded(timeoutMs int64) (context.Context, context.CancelFunc) {
 	timeout := callTimeout
 	if timeoutMs > 0 {
