@@ -29,6 +29,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kwire.testing import BrokerProcess
+from tests.broker.clients import create_topic
 from tests.broker.test_java_clients import MISSING, RUN_TIMEOUT, Driver, build_driver
 
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"{' and '.join(MISSING)} not on PATH: the Java clients need a JDK and Maven")
@@ -54,20 +55,10 @@ def driver(group_broker: BrokerProcess) -> Driver:
     return Driver(build_driver(), group_broker.bootstrap_servers)
 
 
-def create_topic(bootstrap: str, name: str, partitions: int, records_per_partition: int) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, partitions, 1)])[name].result(10)
-    producer = Producer({"bootstrap.servers": bootstrap})
-    for p in range(partitions):
-        for i in range(records_per_partition):
-            producer.produce(name, value=f"{p}-{i}".encode(), partition=p)
-    assert producer.flush(10) == 0
-
-
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_java_member_gets_all_partitions_and_resumes_after_commit(
         driver: Driver, group_broker: BrokerProcess, topic_name: str, protocol: str) -> None:
-    create_topic(group_broker.bootstrap_servers, topic_name, 3, 4)
+    create_topic(group_broker.bootstrap_servers, topic_name, 3, records_per_partition=4)
     group = f"{topic_name}-g"
     consume = {"op": "group_consume", "topic": topic_name, "group": group, "protocol": protocol, "timeout_ms": 30_000}
     first, second, third = driver.ok(
