@@ -156,7 +156,7 @@ def test_truncation_reloads_state(tmp_path: Path, clock: Clock) -> None:
     log.truncate_to(10)
     assert log.log_end_offset == 10
     assert all(offset <= 10 for offset in log.producer_state.snapshot_offsets())
-    log.append(pbatch(3, 0, 10, 1))
+    assert log.append(pbatch(3, 0, 10, 1)).first_offset == 10
     log.truncate_fully_and_start_at(100)
     assert log.producer_state.producers == {}
     assert log.producer_state.snapshot_offsets() == []
@@ -169,10 +169,12 @@ def test_segment_deletion_keeps_producers_and_drops_old_snapshots(tmp_path: Path
         log.append(pbatch(3, 0, i, 1, size=300))
     log.update_high_watermark(log.log_end_offset)
     log.delete_segments(list(log.segments[:-1]), "test")
-    assert all(offset >= log.segments[0].base_offset for offset in log.producer_state.snapshot_offsets())
+    # Snapshots were taken at the rolls (11, 22); only the one at the remaining segment's base stays.
+    assert [s.base_offset for s in log.segments] == [22]
+    assert log.producer_state.snapshot_offsets() == [22]
     with pytest.raises(OutOfOrderSequenceError):
         log.append(pbatch(3, 0, 0, 1))
-    log.append(pbatch(3, 0, 30, 1))
+    assert log.append(pbatch(3, 0, 30, 1)).first_offset == 30
 
 
 def test_expiry(tmp_path: Path, clock: Clock) -> None:
