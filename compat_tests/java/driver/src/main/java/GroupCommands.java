@@ -140,7 +140,7 @@ final class GroupCommands {
             try {
                 g = entry.getValue().get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
             } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-                out.put(entry.getKey(), error(e));
+                out.put(entry.getKey(), KafkaClientDriver.error(e));
                 continue;
             }
             List<Object> members = new ArrayList<>();
@@ -177,16 +177,7 @@ final class GroupCommands {
     static Object deleteGroups(Admin admin, Map<String, Object> command) throws InterruptedException {
         @SuppressWarnings("unchecked")
         List<String> groups = (List<String>) command.get("groups");
-        Map<String, Object> out = new TreeMap<>();
-        for (Map.Entry<String, KafkaFuture<Void>> entry : admin.deleteConsumerGroups(groups).deletedGroups().entrySet()) {
-            try {
-                entry.getValue().get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
-                out.put(entry.getKey(), null);
-            } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-                out.put(entry.getKey(), error(e));
-            }
-        }
-        return out;
+        return KafkaClientDriver.perName(admin.deleteConsumerGroups(groups).deletedGroups());
     }
 
     static Object groupOffsets(Admin admin, Map<String, Object> command) throws Exception {
@@ -207,13 +198,5 @@ final class GroupCommands {
         out.put("committed", committed);
         out.put("lag", lag);
         return out;
-    }
-
-    private static Map<String, Object> error(Exception e) {
-        Throwable cause = e.getCause() != null ? e.getCause() : e;
-        Map<String, Object> error = new LinkedHashMap<>();
-        error.put("error", cause.getClass().getSimpleName());
-        error.put("message", cause.getMessage());
-        return error;
     }
 }

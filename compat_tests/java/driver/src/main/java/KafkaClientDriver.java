@@ -117,7 +117,7 @@ public class KafkaClientDriver {
             case "create_topics": return createTopics(command);
             case "list_topics": return new ArrayList<>(new java.util.TreeSet<>(admin().listTopics().names().get()));
             case "describe_topics": return describeTopics(command);
-            case "delete_topics": return perTopic(admin().deleteTopics(strings(command.get("topics"))).topicNameValues());
+            case "delete_topics": return perName(admin().deleteTopics(strings(command.get("topics"))).topicNameValues());
             case "create_partitions":
                 admin().createPartitions(Map.of((String) command.get("topic"),
                     NewPartitions.increaseTo(integer(command.get("count"))))).all().get();
@@ -164,24 +164,29 @@ public class KafkaClientDriver {
             map(spec.getOrDefault("configs", Map.of())).forEach((k, v) -> configs.put(k, (String) v));
             topics.add(topic.configs(configs));
         }
-        return perTopic(admin().createTopics(topics).values());
+        return perName(admin().createTopics(topics).values());
     }
 
-    private static Map<String, Object> perTopic(Map<String, ? extends KafkaFuture<?>> futures) throws InterruptedException {
+    /** Per name (topic or group): null when its future succeeded, else {@link #error}. */
+    static Map<String, Object> perName(Map<String, ? extends KafkaFuture<?>> futures) throws InterruptedException {
         Map<String, Object> out = new TreeMap<>();
         for (Map.Entry<String, ? extends KafkaFuture<?>> entry : futures.entrySet()) {
             try {
                 entry.getValue().get(TIMEOUT_MS, TimeUnit.MILLISECONDS);
                 out.put(entry.getKey(), null);
             } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-                Throwable cause = e.getCause() != null ? e.getCause() : e;
-                Map<String, Object> error = new LinkedHashMap<>();
-                error.put("error", cause.getClass().getSimpleName());
-                error.put("message", cause.getMessage());
-                out.put(entry.getKey(), error);
+                out.put(entry.getKey(), error(e));
             }
         }
         return out;
+    }
+
+    static Map<String, Object> error(Exception e) {
+        Throwable cause = e.getCause() != null ? e.getCause() : e;
+        Map<String, Object> error = new LinkedHashMap<>();
+        error.put("error", cause.getClass().getSimpleName());
+        error.put("message", cause.getMessage());
+        return error;
     }
 
     private Object describeTopics(Map<String, Object> command) throws Exception {
