@@ -31,12 +31,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import struct
 import uuid
 from typing import Any
 
 from kwire_protocol.error_codes import ErrorCode
+from kwire_protocol.errors import CorruptRecordError
 from kwire_protocol.records.builder import build_batch
+from kwire_protocol.records.control import ABORT, COMMIT, control_type
 from kwire_protocol.records.record import NewRecord
 from kwire_storage.log import AppendOrigin, Log
 
@@ -48,9 +49,6 @@ from kwire.groups.timers import LoopTimers
 from kwire.topics import GROUP_METADATA_TOPIC
 
 log = logging.getLogger(__name__)
-
-# EndTransactionMarker key: int16 version, int16 type (0 ABORT, 1 COMMIT).
-_MARKER_KEY = struct.Struct(">hh")
 
 
 class PartitionOffsetsLog:
@@ -83,13 +81,15 @@ def _records_and_markers(batch: Any, offset: int) -> list[rec.LogRecord | rec.Tr
 
 
 def _transaction_marker(batch: Any) -> rec.TransactionMarker | None:
-    """The EndTransactionMarker of a control batch (None for other control records)."""
-    for record in batch.records():
-        if record.key is not None and len(record.key) >= _MARKER_KEY.size:
-            _version, marker_type = _MARKER_KEY.unpack_from(record.key)
-            if marker_type in (0, 1):
-                return rec.TransactionMarker(batch.producer_id, marker_type == 1)
-    return None
+    """The EndTransactionMarker of a control batch (None for other control records,
+    one the cleaner emptied, or one that does not decode)."""
+    if batch.records_count == 0:
+        return None
+    try:
+        kind = control_type(batch)
+    except CorruptRecordError:
+        return None
+    return rec.TransactionMarker(batch.producer_id, kind == COMMIT) if kind in (ABORT, COMMIT) else None
 
 
 class GroupCoordinatorRunner:
