@@ -77,18 +77,27 @@ async def create_internal_topic(
     return ErrorCode.NONE
 
 
-def append_batch(broker: Any, topic_name: str, partition: int, batch: bytes,
-                 origin: AppendOrigin = AppendOrigin.CLIENT) -> tuple[int, int]:
-    """Append `batch` to internal partition `topic_name`-`partition` as its
-    leader; (Kafka's error code, the batch's first offset or -1)."""
+def led_partition(broker: Any, topic_name: str, partition: int) -> tuple[int, int]:
+    """(NONE, its leader epoch) when this node leads `topic_name`-`partition`;
+    else (UNKNOWN_TOPIC_OR_PARTITION or NOT_LEADER_OR_FOLLOWER, -1)."""
     topic = broker.image.topic(topic_name)
     state = topic.partition(partition) if topic is not None else None
     if state is None:
         return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1
     if state.leader != broker.node_id:
         return ErrorCode.NOT_LEADER_OR_FOLLOWER, -1
+    return ErrorCode.NONE, state.leader_epoch
+
+
+def append_batch(broker: Any, topic_name: str, partition: int, batch: bytes,
+                 origin: AppendOrigin = AppendOrigin.CLIENT) -> tuple[int, int]:
+    """Append `batch` to internal partition `topic_name`-`partition` as its
+    leader; (Kafka's error code, the batch's first offset or -1)."""
+    error, leader_epoch = led_partition(broker, topic_name, partition)
+    if error != ErrorCode.NONE:
+        return error, -1
     try:
-        info = broker.partitions.append(topic_name, partition, batch, state.leader_epoch, origin=origin)
+        info = broker.partitions.append(topic_name, partition, batch, leader_epoch, origin=origin)
     except KeyError:
         return ErrorCode.NOT_LEADER_OR_FOLLOWER, -1
     except RecordBatchTooLargeError:

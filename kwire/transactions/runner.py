@@ -57,14 +57,11 @@ def write_marker(broker: Any, partition: TopicPartition, producer_id: int, produ
     """Write one transaction marker here; Kafka's error code for it.
     UNKNOWN_TOPIC_OR_PARTITION: the partition does not exist (deleted topic)."""
     topic_name, index = partition
-    topic = broker.image.topic(topic_name)
-    state = topic.partition(index) if topic is not None else None
-    if state is None:
-        return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-    if state.leader != broker.node_id:
-        return ErrorCode.NOT_LEADER_OR_FOLLOWER
+    error, leader_epoch = internal_topics.led_partition(broker, topic_name, index)
+    if error != ErrorCode.NONE:
+        return error
     try:
-        broker.partitions.append_marker(topic_name, index, producer_id, producer_epoch, coordinator_epoch, commit, state.leader_epoch)
+        broker.partitions.append_marker(topic_name, index, producer_id, producer_epoch, coordinator_epoch, commit, leader_epoch)
     except KeyError:
         return ErrorCode.NOT_LEADER_OR_FOLLOWER
     except InvalidProducerEpochError:
