@@ -26,8 +26,9 @@ read the same way when a coordinator adopts a partition.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from kwire_protocol.error_codes import ErrorCode
@@ -129,3 +130,22 @@ def read_partition(partition_log: Log, take: Callable[[Any, int], Iterable[T]]) 
             log.error("%s: stops loading at offset %d: %s", partition_log, offset, e)
             break
     return out
+
+
+async def run_every(interval_ms: int, work: Callable[[], Awaitable[Any]]) -> None:
+    """A coordinator's periodic job (expiry, timeouts): a failure is logged, the next round still runs."""
+    while True:
+        await asyncio.sleep(interval_ms / 1000)
+        try:
+            await work()
+        except Exception:
+            log.exception("periodic coordinator task %s failed", getattr(work, "__qualname__", work))
+
+
+async def cancel_tasks(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel a coordinator's tasks and wait for them; what they raise on the way out does not matter."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

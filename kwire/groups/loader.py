@@ -29,7 +29,6 @@ partition counts from the metadata image) to the broker:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from typing import Any
@@ -119,14 +118,10 @@ class GroupCoordinatorRunner:
         (not NOT_COORDINATOR) until they are loaded."""
         claimed = self._claim()
         self._tasks.append(asyncio.create_task(self._load(claimed)))
-        self._tasks.append(asyncio.create_task(self._expire_periodically()))
+        self._tasks.append(asyncio.create_task(internal_topics.run_every(self.retention_check_ms, self.coordinator.expire_offsets)))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await internal_topics.cancel_tasks(self._tasks)
         self.coordinator.shutdown()
 
     def on_transaction_marker(self, partition: int, producer_id: int, commit: bool) -> None:
@@ -177,10 +172,3 @@ class GroupCoordinatorRunner:
                 await self.adopt_partitions()
         return ErrorCode.NONE
 
-    async def _expire_periodically(self) -> None:
-        while True:
-            await asyncio.sleep(self.retention_check_ms / 1000)
-            try:
-                await self.coordinator.expire_offsets()
-            except Exception:
-                log.exception("expiring offsets failed")

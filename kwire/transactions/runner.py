@@ -34,7 +34,6 @@ broker:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -120,15 +119,11 @@ class TransactionCoordinatorRunner:
     def start(self) -> None:
         claimed = self._claim()
         self._tasks.append(asyncio.create_task(self._load(claimed)))
-        self._tasks.append(asyncio.create_task(self._every(self.abort_interval_ms, self.coordinator.abort_timed_out_transactions)))
-        self._tasks.append(asyncio.create_task(self._every(self.expire_interval_ms, self.coordinator.expire_transactional_ids)))
+        self._tasks.append(asyncio.create_task(internal_topics.run_every(self.abort_interval_ms, self.coordinator.abort_timed_out_transactions)))
+        self._tasks.append(asyncio.create_task(internal_topics.run_every(self.expire_interval_ms, self.coordinator.expire_transactional_ids)))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await internal_topics.cancel_tasks(self._tasks)
         self.coordinator.shutdown()
 
     def _claim(self) -> list[int]:
@@ -190,10 +185,3 @@ class TransactionCoordinatorRunner:
                 await self._load(self._claim())
         return ErrorCode.NONE
 
-    async def _every(self, interval_ms: int, work: Any) -> None:
-        while True:
-            await asyncio.sleep(interval_ms / 1000)
-            try:
-                await work()
-            except Exception:
-                log.exception("transaction coordinator task %s failed", getattr(work, "__name__", work))
