@@ -17,7 +17,9 @@ def idempotent_produce(ctx: Context) -> dict[str, Any]:
     sent = ctx.client.produce(topic, [{"key": f"k{i}", "value": f"v{i}", "partition": 0} for i in range(5)], config=config)
     offsets = [s["offset"] for s in sent]
     ctx.expect_equal("offsets", offsets, list(range(5)))
-    return {"offsets": offsets}
+    consumed = [[r["offset"], r["key"], r["value"]] for r in ctx.peer.consume(topic, 0, 0, 5, timeout=5)]
+    ctx.expect_equal(f"consumed by {ctx.peer.name}", consumed, [[i, f"k{i}", f"v{i}"] for i in range(5)])
+    return {"offsets": offsets, "consumed": consumed}
 
 
 def transactional_produce(ctx: Context) -> dict[str, Any]:
@@ -29,7 +31,9 @@ def transactional_produce(ctx: Context) -> dict[str, Any]:
                               transactional=True)
     consumed = [[r["offset"], r["key"]] for r in ctx.peer.consume(topic, 0, 0, 3, timeout=5)]
     ctx.expect_equal("committed records (offset 3 is the commit marker)", consumed, [[0, "k0"], [1, "k1"], [2, "k2"]])
-    return {"offsets": [s["offset"] for s in sent], "consumed": consumed}
+    end = ctx.setup.offsets(topic, [0], [])["end"]
+    ctx.expect_equal("end offset past the commit marker", end, {"0": 4})
+    return {"offsets": [s["offset"] for s in sent], "consumed": consumed, "end": end}
 
 
 SCENARIOS = [
